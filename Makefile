@@ -1,0 +1,31 @@
+# The two commands of the README, and a few helpers.
+#   make demo   set up, load the sample data, serve http://127.0.0.1:8000
+#   make test   run the whole test suite
+# Both create .venv and install requirements.txt on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test stop lint clean
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+stop: $(STAMP)
+	$(PY) -m proactive_portal.embedded stop
+
+clean: stop
+	rm -rf .data

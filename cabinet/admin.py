@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from .models import Citizen
+
+
+@admin.register(Citizen)
+class CitizenAdmin(admin.ModelAdmin):
+    list_display = ("full_name", "snils_display", "birth_date", "region_code", "proactive_mode", "death_date")
+    list_filter = ("proactive_mode", "sex", "region_code")
+    search_fields = ("=snils", "last_name", "first_name", "middle_name")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at", "updated_at", "source_record_id")
+    date_hierarchy = "birth_date"
+
+    @admin.display(description="ФИО", ordering="last_name")
+    def full_name(self, obj):
+        return obj.full_name
+
+    @admin.display(description="СНИЛС", ordering="snils")
+    def snils_display(self, obj):
+        return obj.snils_display
+
+    def get_search_results(self, request, queryset, search_term):
+        # SNILS is stored as 11 digits; officials type it with separators.
+        digits = "".join(ch for ch in search_term if ch.isdigit())
+        if len(digits) == 11:
+            search_term = digits
+        return super().get_search_results(request, queryset, search_term)

@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Citizen(models.Model):
+    """The digital profile: a person as the registries report them.
+
+    The population registry creates and updates these rows; every other app
+    points here. A citizen may have no account (``user``) until they
+    register in the cabinet.
+    """
+
+    class Sex(models.TextChoices):
+        MALE = "M", _("мужской")
+        FEMALE = "F", _("женский")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="citizen",
+        verbose_name=_("учётная запись"),
+    )
+    snils = models.CharField(_("СНИЛС"), max_length=11, unique=True)
+    last_name = models.CharField(_("фамилия"), max_length=100)
+    first_name = models.CharField(_("имя"), max_length=100)
+    middle_name = models.CharField(_("отчество"), max_length=100, blank=True)
+    birth_date = models.DateField(_("дата рождения"))
+    sex = models.CharField(_("пол"), max_length=1, choices=Sex.choices)
+    inn = models.CharField(_("ИНН"), max_length=12, blank=True)
+    passport_series = models.CharField(_("серия паспорта"), max_length=4, blank=True)
+    passport_number = models.CharField(_("номер паспорта"), max_length=6, blank=True)
+    passport_issued_on = models.DateField(_("дата выдачи паспорта"), null=True, blank=True)
+    address = models.TextField(_("адрес"), blank=True)
+    region_code = models.CharField(_("код региона"), max_length=2, blank=True)
+    phone = models.CharField(_("телефон"), max_length=16, blank=True)
+    phone_is_mobile = models.BooleanField(_("мобильный телефон"), default=False)
+    email = models.EmailField(_("электронная почта"), blank=True)
+    death_date = models.DateField(_("дата смерти"), null=True, blank=True)
+    proactive_mode = models.BooleanField(_("проактивный режим"), default=True)
+    source_record_id = models.CharField(
+        _("запись реестра населения"), max_length=64, blank=True
+    )
+    created_at = models.DateTimeField(_("создан"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("обновлён"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("гражданин")
+        verbose_name_plural = _("граждане")
+        ordering = ["last_name", "first_name", "middle_name"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"]),
+            models.Index(fields=["inn"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        parts = (self.last_name, self.first_name, self.middle_name)
+        return " ".join(part for part in parts if part)
+
+    @property
+    def snils_display(self) -> str:
+        s = self.snils
+        return f"{s[0:3]}-{s[3:6]}-{s[6:9]} {s[9:11]}"

@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from .models import Consent
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ("citizen", "purpose", "text_version", "given_at", "valid_until", "revoked_at")
+    list_filter = ("purpose", "text_version")
+    search_fields = ("=citizen__snils", "citizen__last_name")
+    raw_id_fields = ("citizen",)
+    readonly_fields = ("given_at", "ip_address", "user_agent")

@@ -1,0 +1,234 @@
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.TextChoices):
+    POPULATION = "population", _("реестр населения")
+    BIRTHS = "births", _("рождения")
+
+
+class ImportBatch(models.Model):
+    """One run of ``import_registry`` over one registry dump."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("идёт")
+        COMPLETED = "completed", _("завершена")
+        FAILED = "failed", _("файл не принят")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.CharField(_("источник"), max_length=32, choices=Source.choices)
+    file_format = models.CharField(_("формат"), max_length=32)
+    file_name = models.CharField(_("файл"), max_length=500)
+    file_sha256 = models.CharField(_("SHA-256 файла"), max_length=64, db_index=True)
+    status = models.CharField(
+        _("состояние"), max_length=16, choices=Status.choices, default=Status.RUNNING
+    )
+    error = models.TextField(_("ошибка"), blank=True)
+    read = models.PositiveIntegerField(_("прочитано"), default=0)
+    stored = models.PositiveIntegerField(_("сохранено"), default=0)
+    updated = models.PositiveIntegerField(_("исправлено"), default=0)
+    duplicates = models.PositiveIntegerField(_("повторов"), default=0)
+    rejected = models.PositiveIntegerField(_("отклонено"), default=0)
+    report_path = models.CharField(_("отчёт"), max_length=500, blank=True)
+    started_at = models.DateTimeField(_("начата"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("окончена"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("загрузка")
+        verbose_name_plural = _("загрузки")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RejectedRow(models.Model):
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="rejected_rows"
+    )
+    file_name = models.CharField(_("файл"), max_length=500, blank=True)
+    line = models.PositiveIntegerField(_("строка"))
+    record_id = models.CharField(_("record_id"), max_length=128, blank=True)
+    column = models.CharField(_("поле"), max_length=64, blank=True)
+    reason = models.TextField(_("причина"))
+
+    class Meta:
+        verbose_name = _("отклонённая запись")
+        verbose_name_plural = _("отклонённые записи")
+        ordering = ["batch", "line"]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.reason}"
+
+
+class RegistryRecord(models.Model):
+    """The latest content of one registry record, keyed by (source, record_id).
+
+    A record sent again with the same content hash is a duplicate; with
+    another hash it is a correction, and the earlier content moves to
+    ``RegistryRecordVersion``.
+    """
+
+    source = models.CharField(_("источник"), max_length=32, choices=Source.choices)
+    record_id = models.CharField(_("record_id"), max_length=128)
+    content_hash = models.CharField(_("хеш содержимого"), max_length=64)
+    data = models.JSONField(_("данные"))
+    version = models.PositiveIntegerField(_("версия"), default=1)
+    batch = models.ForeignKey(
+        ImportBatch,
+        on_delete=models.PROTECT,
+        related_name="records",
+        verbose_name=_("загрузка"),
+    )
+    created_at = models.DateTimeField(_("получена"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("обновлена"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("запись реестра")
+        verbose_name_plural = _("записи реестров")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "record_id"], name="registry_record_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.record_id}"
+
+
+class RegistryRecordVersion(models.Model):
+    record = models.ForeignKey(
+        RegistryRecord, on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.PositiveIntegerField(_("версия"))
+    content_hash = models.CharField(_("хеш содержимого"), max_length=64)
+    data = models.JSONField(_("данные"))
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="+")
+    replaced_at = models.DateTimeField(_("заменена"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("прежняя версия записи")
+        verbose_name_plural = _("прежние версии записей")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "version"], name="registry_record_version_unique"
+            )
+        ]
+
+
+class LifeEvent(models.Model):
+    """What happened in a citizen's life, as one registry record reports it.
+
+    One record may make several events, one per person it concerns (a birth
+    is an event for the mother and for the father). ``citizen`` stays empty
+    while the person is not yet known to the population registry.
+    """
+
+    class Type(models.TextChoices):
+        BIRTH = "birth", _("рождение ребёнка")
+
+    class Role(models.TextChoices):
+        MOTHER = "mother", _("мать")
+        FATHER = "father", _("отец")
+        SELF = "self", _("сам гражданин")
+
+    event_type = models.CharField(_("тип"), max_length=32, choices=Type.choices)
+    role = models.CharField(_("роль"), max_length=16, choices=Role.choices)
+    source = models.CharField(_("источник"), max_length=32, choices=Source.choices)
+    record_id = models.CharField(_("record_id"), max_length=128)
+    subject_snils = models.CharField(_("СНИЛС"), max_length=11, db_index=True)
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="life_events",
+        verbose_name=_("гражданин"),
+    )
+    occurred_on = models.DateField(_("дата события"))
+    data = models.JSONField(_("сведения"))
+    registry_record = models.ForeignKey(
+        RegistryRecord,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("запись реестра"),
+    )
+    batch = models.ForeignKey(
+        ImportBatch,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("загрузка"),
+    )
+    created_at = models.DateTimeField(_("получено"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("обновлено"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("жизненная ситуация")
+        verbose_name_plural = _("жизненные ситуации")
+        ordering = ["-occurred_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "record_id", "role"], name="life_event_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["batch", "event_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()} {self.occurred_on}"
+
+
+class TriggerRule(models.Model):
+    """An official's rule: on which event, for whom, which service to offer.
+
+    ``conditions`` is data (see ``events.rules``), validated on save and
+    compiled to a Django ``Q`` so that the database does the matching.
+    """
+
+    name = models.CharField(_("название"), max_length=200)
+    code = models.SlugField(_("код"), max_length=64, unique=True)
+    description = models.TextField(_("описание для гражданина"), blank=True)
+    event_type = models.CharField(
+        _("тип события"), max_length=32, choices=LifeEvent.Type.choices
+    )
+    service = models.ForeignKey(
+        "offers.Service",
+        on_delete=models.PROTECT,
+        related_name="rules",
+        verbose_name=_("услуга"),
+    )
+    conditions = models.JSONField(_("условия"), default=list, blank=True)
+    is_active = models.BooleanField(_("действует"), default=False)
+    valid_from = models.DateField(_("в силе с"), null=True, blank=True)
+    valid_until = models.DateField(_("в силе по"), null=True, blank=True)
+    offer_valid_days = models.PositiveIntegerField(
+        _("срок предложения, дней"), default=30
+    )
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("изменено"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("правило")
+        verbose_name_plural = _("правила")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .rules import RuleError, compile_conditions
+
+        try:
+            compile_conditions(self.conditions)
+        except RuleError as error:
+            raise ValidationError({"conditions": str(error)}) from error
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise ValidationError(
+                {"valid_until": _("Дата окончания раньше даты начала.")}
+            )
+
+    def save(self, *args, **kwargs) -> None:
+        self.full_clean()
+        super().save(*args, **kwargs)

@@ -1,0 +1,158 @@
+"""What each source's records must hold, and how their values normalize.
+
+``validate(source, raw)`` turns a raw record into the normalized data stored
+for it, or returns the list of problems, each naming its column.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from . import values
+from .models import Source
+from .parsers import RawRecord
+
+Parser = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    parse: Parser | None = None  # None: text, stored trimmed
+
+
+def _passport_series(text: str) -> str:
+    return values.parse_digits(text, 4, "серия паспорта")
+
+
+def _passport_number(text: str) -> str:
+    return values.parse_digits(text, 6, "номер паспорта")
+
+
+def _region(text: str) -> str:
+    return values.parse_digits(text, 2, "код региона")
+
+
+def _email(text: str) -> str:
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(text)
+    except Exception:
+        raise ValueError(f"адрес электронной почты недействителен: {text!r}") from None
+    return text
+
+
+SCHEMAS: dict[str, tuple[Column, ...]] = {
+    Source.POPULATION: (
+        Column("record_id", True),
+        Column("snils", True, values.parse_snils),
+        Column("last_name", True),
+        Column("first_name", True),
+        Column("middle_name", False),
+        Column("birth_date", True, values.parse_date),
+        Column("sex", True, values.parse_sex),
+        Column("inn", False, values.parse_inn),
+        Column("passport_series", False, _passport_series),
+        Column("passport_number", False, _passport_number),
+        Column("passport_issued_on", False, values.parse_date),
+        Column("address", False),
+        Column("region_code", False, _region),
+        Column("phone", False, values.parse_phone),
+        Column("email", False, _email),
+        Column("death_date", False, values.parse_date),
+    ),
+    Source.BIRTHS: (
+        Column("record_id", True),
+        Column("child_last_name", True),
+        Column("child_first_name", True),
+        Column("child_middle_name", False),
+        Column("child_birth_date", True, values.parse_date),
+        Column("child_sex", True, values.parse_sex),
+        Column("child_snils", False, values.parse_snils),
+        Column("mother_snils", True, values.parse_snils),
+        Column("father_snils", False, values.parse_snils),
+        Column("birth_order", True, values.parse_positive_int),
+        Column("place_of_birth", False),
+        Column("act_number", False),
+        Column("act_date", False, values.parse_date),
+        Column("stillborn", False, values.parse_bool),
+    ),
+}
+
+
+def required_columns(source: str) -> tuple[str, ...]:
+    return tuple(column.name for column in SCHEMAS[source] if column.required)
+
+
+def _plausibility(source: str, data: dict[str, Any]) -> list[tuple[str, str]]:
+    today = timezone.localdate()
+    problems = []
+    if source == Source.POPULATION:
+        born = data["birth_date"]
+        if born > today:
+            problems.append(("birth_date", "дата рождения в будущем"))
+        death = data.get("death_date")
+        if death and death < born:
+            problems.append(("death_date", "дата смерти раньше даты рождения"))
+        if death and death > today:
+            problems.append(("death_date", "дата смерти в будущем"))
+    elif source == Source.BIRTHS:
+        if data["child_birth_date"] > today:
+            problems.append(("child_birth_date", "дата рождения ребёнка в будущем"))
+        if data.get("act_date") and data["act_date"] < data["child_birth_date"]:
+            problems.append(("act_date", "дата записи акта раньше рождения ребёнка"))
+        if data.get("father_snils") and data["father_snils"] == data["mother_snils"]:
+            problems.append(("father_snils", "СНИЛС отца совпадает со СНИЛС матери"))
+    return problems
+
+
+def validate(source: str, raw: RawRecord) -> tuple[dict[str, Any] | None, list]:
+    """(normalized data, []) or (None, [(column, reason), ...])."""
+    problems = list(raw.problems)
+    data: dict[str, Any] = {}
+    for column in SCHEMAS[source]:
+        text = raw.fields.get(column.name, "").strip()
+        if not text:
+            if column.required:
+                problems.append((column.name, "обязательное поле не заполнено"))
+            data[column.name] = None
+            continue
+        if column.parse is None:
+            data[column.name] = text
+            continue
+        try:
+            data[column.name] = column.parse(text)
+        except ValueError as error:
+            problems.append((column.name, str(error)))
+
+    if problems:
+        return None, problems
+    problems = _plausibility(source, data)
+    if problems:
+        return None, problems
+    return _to_json(source, data), []
+
+
+def _to_json(source: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Dates as ISO text, empty optional values as "" (text) or null."""
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        result[key] = value
+    if source == Source.POPULATION:
+        phone = result.pop("phone")
+        result["phone"], result["phone_is_mobile"] = phone if phone else ("", False)
+    if source == Source.BIRTHS:
+        result["stillborn"] = bool(result["stillborn"])
+    for key, value in result.items():
+        if value is None and key not in ("birth_order",):
+            result[key] = ""
+    return result

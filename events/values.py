@@ -1,0 +1,127 @@
+"""Parsers for the values registry dumps carry (REGISTRY_FORMATS.md, Values).
+
+Each parser takes the raw text and returns the normalized value, or raises
+``ValueError`` with a message an operator understands. Empty input is the
+caller's business: these parsers are called only on non-empty text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import phonenumbers
+from stdnum.ru import inn as stdnum_inn
+
+_SNILS_SEPARATORS = re.compile(r"[\s\-]")
+# Check numbers were introduced above this number; smaller ones carry none.
+_SNILS_CHECKED_FROM = 1001998
+
+
+def snils_check_number(first_nine: str) -> int:
+    """The check number of a SNILS, from its first nine digits.
+
+    The digits are weighted 9 down to 1 and summed; a sum below 100 is the
+    check number itself, 100 and 101 give 00, larger sums are taken modulo
+    101 the same way.
+    """
+    total = sum(int(digit) * (9 - index) for index, digit in enumerate(first_nine))
+    while total > 101:
+        total %= 101
+    return 0 if total in (100, 101) else total
+
+
+def parse_snils(text: str) -> str:
+    digits = _SNILS_SEPARATORS.sub("", text.strip())
+    if not digits.isdigit() or len(digits) != 11:
+        raise ValueError(f"СНИЛС должен состоять из 11 цифр: {text!r}")
+    if int(digits[:9]) > _SNILS_CHECKED_FROM:
+        if snils_check_number(digits[:9]) != int(digits[9:]):
+            raise ValueError("неверное контрольное число СНИЛС")
+    return digits
+
+
+def format_snils(digits: str) -> str:
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*|[+\-]\d{2}:\d{2}|Z)?$")
+_RU_DATE = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})$")
+
+
+def parse_date(text: str) -> datetime.date:
+    """``YYYY-MM-DD`` or ``DD.MM.YYYY``. A time-zone suffix (``+04:00``) or a
+    time part is dropped: the calendar day is the one written."""
+    value = text.strip()
+    if match := _ISO_DATE.match(value):
+        year, month, day = match.groups()
+    elif match := _RU_DATE.match(value):
+        day, month, year = match.groups()
+    else:
+        raise ValueError(f"дата не в формате ГГГГ-ММ-ДД или ДД.ММ.ГГГГ: {text!r}")
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValueError(f"такой даты не существует: {text!r}") from None
+
+
+_SEX = {"M": "M", "М": "M", "F": "F", "Ж": "F", "1": "M", "2": "F"}
+
+
+def parse_sex(text: str) -> str:
+    value = text.strip().upper()
+    if value not in _SEX:
+        raise ValueError(f"пол должен быть M или F (М или Ж): {text!r}")
+    return _SEX[value]
+
+
+def parse_inn(text: str) -> str:
+    value = text.strip()
+    if len(value) != 12 or not value.isdigit():
+        raise ValueError(f"ИНН физического лица должен состоять из 12 цифр: {text!r}")
+    if not stdnum_inn.is_valid(value):
+        raise ValueError("неверные контрольные цифры ИНН")
+    return value
+
+
+def parse_phone(text: str) -> tuple[str, bool]:
+    """A Russian phone number in E.164, and whether it can take SMS."""
+    try:
+        number = phonenumbers.parse(text, "RU")
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"не удаётся разобрать номер телефона: {text!r}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"номер телефона недействителен: {text!r}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    mobile = phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    return e164, mobile
+
+
+def parse_positive_int(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"нужно целое число больше нуля: {text!r}")
+    return int(value)
+
+
+def parse_digits(text: str, length: int, what: str) -> str:
+    value = re.sub(r"\s", "", text)
+    if len(value) != length or not value.isdigit():
+        raise ValueError(f"{what}: нужно {length} цифр: {text!r}")
+    return value
+
+
+_TRUE = {"1", "да", "true", "yes", "д"}
+_FALSE = {"0", "нет", "false", "no", "н"}
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"нужно 1/0, да/нет или true/false: {text!r}")

@@ -1,0 +1,88 @@
+"""Fields an application can be pre-filled with, and where each comes from.
+
+A service lists the keys it needs (``Service.prefill_fields``); evaluation
+builds the values in SQL from the event and the citizen's profile, so the
+offer is written in the same statement that finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Expression, F
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.db.models import TextField
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class PrefillField:
+    label: str
+    source: str
+    expression: Expression
+
+
+POPULATION = _("Реестр населения")
+BIRTHS = _("ЕГР ЗАГС / роддом")
+
+
+def _citizen(name: str) -> Expression:
+    return Cast(F(f"citizen__{name}"), TextField())
+
+
+PREFILL_FIELDS: dict[str, PrefillField] = {
+    "applicant_last_name": PrefillField(_("Фамилия"), POPULATION, _citizen("last_name")),
+    "applicant_first_name": PrefillField(_("Имя"), POPULATION, _citizen("first_name")),
+    "applicant_middle_name": PrefillField(
+        _("Отчество"), POPULATION, _citizen("middle_name")
+    ),
+    "applicant_birth_date": PrefillField(
+        _("Дата рождения"), POPULATION, _citizen("birth_date")
+    ),
+    "applicant_snils": PrefillField(_("СНИЛС"), POPULATION, _citizen("snils")),
+    "applicant_passport_series": PrefillField(
+        _("Серия паспорта"), POPULATION, _citizen("passport_series")
+    ),
+    "applicant_passport_number": PrefillField(
+        _("Номер паспорта"), POPULATION, _citizen("passport_number")
+    ),
+    "applicant_address": PrefillField(
+        _("Адрес регистрации"), POPULATION, _citizen("address")
+    ),
+    "child_last_name": PrefillField(
+        _("Фамилия ребёнка"), BIRTHS, KT("data__child_last_name")
+    ),
+    "child_first_name": PrefillField(_("Имя ребёнка"), BIRTHS, KT("data__child_first_name")),
+    "child_middle_name": PrefillField(
+        _("Отчество ребёнка"), BIRTHS, KT("data__child_middle_name")
+    ),
+    "child_birth_date": PrefillField(
+        _("Дата рождения ребёнка"), BIRTHS, KT("data__child_birth_date")
+    ),
+    "child_sex": PrefillField(_("Пол ребёнка"), BIRTHS, KT("data__child_sex")),
+    "birth_order": PrefillField(
+        _("Каким по счёту родился ребёнок"), BIRTHS, KT("data__birth_order")
+    ),
+    "place_of_birth": PrefillField(_("Место рождения"), BIRTHS, KT("data__place_of_birth")),
+    "act_number": PrefillField(_("Номер записи акта"), BIRTHS, KT("data__act_number")),
+    "act_date": PrefillField(_("Дата записи акта"), BIRTHS, KT("data__act_date")),
+}
+
+
+def rows_for(prefill: dict, keys: list[str]) -> list[dict]:
+    """The pre-filled values in the service's order, with label and source."""
+    rows = []
+    for key in keys:
+        field = PREFILL_FIELDS.get(key)
+        if field is None:
+            continue
+        rows.append(
+            {
+                "key": key,
+                "label": field.label,
+                "source": field.source,
+                "value": prefill.get(key) or "",
+            }
+        )
+    return rows

@@ -1,0 +1,158 @@
+"""The verbs of offers and applications. Each is atomic and writes the
+notifications it causes in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, IntegerField, QuerySet, Value
+from django.db.models.functions import JSONObject, Now
+from django.utils import timezone
+
+from consents.models import active_consent_exists
+from notifications import services as notification_services
+from notifications.models import Notification
+
+from .models import Application, ApplicationStatusChange, Offer
+from .prefill import PREFILL_FIELDS
+
+logger = logging.getLogger(__name__)
+
+
+class OfferError(Exception):
+    """The offer cannot make this transition."""
+
+
+def eligible_events(rule, events: QuerySet) -> QuerySet:
+    """Events of ``events`` that the rule may offer its service for: the
+    rule's conditions hold, the person is known, alive, in proactive mode
+    and holds an active consent."""
+    from events.rules import compile_conditions
+
+    return events.filter(
+        compile_conditions(rule.conditions),
+        event_type=rule.event_type,
+        citizen__isnull=False,
+        citizen__proactive_mode=True,
+        citizen__death_date__isnull=True,
+    ).filter(active_consent_exists("citizen_id"))
+
+
+def create_offers(rule, events: QuerySet) -> list[int]:
+    """Offer ``rule.service`` for every eligible event, in one statement.
+
+    The SELECT is built by the ORM (conditions compiled to ``Q``), then
+    wrapped in INSERT ... ON CONFLICT DO NOTHING: the unique constraint on
+    (citizen, rule, event) makes a repeated evaluation harmless. Returns
+    the ids of the offers made now; their notifications are written in the
+    same transaction.
+    """
+    service = rule.service
+    prefill = JSONObject(
+        **{
+            key: PREFILL_FIELDS[key].expression
+            for key in service.prefill_fields
+            if key in PREFILL_FIELDS
+        }
+    )
+    expires = ExpressionWrapper(
+        Now() + Value(timedelta(days=rule.offer_valid_days)),
+        output_field=DateTimeField(),
+    )
+    select = (
+        eligible_events(rule, events)
+        .order_by()
+        .annotate(
+            o_citizen=F("citizen_id"),
+            o_service=Value(service.pk, output_field=IntegerField()),
+            o_rule=Value(rule.pk, output_field=IntegerField()),
+            o_event=F("id"),
+            o_status=Value(Offer.Status.OFFERED),
+            o_prefill=prefill,
+            o_created=Now(),
+            o_expires=expires,
+        )
+        .values(
+            "o_citizen",
+            "o_service",
+            "o_rule",
+            "o_event",
+            "o_status",
+            "o_prefill",
+            "o_created",
+            "o_expires",
+        )
+    )
+    sql, params = select.query.get_compiler(using="default").as_sql()
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO offers_offer (citizen_id, service_id, rule_id, event_id, "
+                "status, prefill, created_at, expires_at) "
+                f"{sql} ON CONFLICT (citizen_id, rule_id, event_id) DO NOTHING "
+                "RETURNING id",
+                params,
+            )
+            offer_ids = [row[0] for row in cursor.fetchall()]
+        if offer_ids:
+            notification_services.notify_offers_created(offer_ids)
+
+    logger.info("offers created rule=%s count=%d", rule.pk, len(offer_ids))
+    return offer_ids
+
+
+def _next_application_number(offer: Offer) -> str:
+    return f"{timezone.localdate():%Y%m%d}-{offer.pk:08d}"
+
+
+@transaction.atomic
+def accept_offer(citizen, offer_id: int) -> Application:
+    """The citizen confirms an offer: it becomes a submitted application."""
+    offer = (
+        Offer.objects.select_for_update()
+        .select_related("service")
+        .get(pk=offer_id, citizen=citizen)
+    )
+    if offer.status != Offer.Status.OFFERED:
+        raise OfferError(f"offer {offer.pk} is {offer.status}, not offered")
+    if offer.expires_at <= timezone.now():
+        raise OfferError(f"offer {offer.pk} has expired")
+
+    offer.status = Offer.Status.CONFIRMED
+    offer.decided_at = timezone.now()
+    offer.save(update_fields=["status", "decided_at"])
+
+    application = Application.objects.create(
+        offer=offer,
+        citizen=citizen,
+        service=offer.service,
+        number=_next_application_number(offer),
+        data=offer.prefill,
+    )
+    ApplicationStatusChange.objects.create(
+        application=application,
+        status=Application.Status.SUBMITTED,
+        note="Заявление подано по проактивному предложению",
+    )
+    notification_services.notify(
+        citizen,
+        Notification.Kind.APPLICATION_SUBMITTED,
+        application=application,
+    )
+    logger.info("offer accepted offer=%s application=%s", offer.pk, application.pk)
+    return application
+
+
+@transaction.atomic
+def decline_offer(citizen, offer_id: int) -> Offer:
+    offer = Offer.objects.select_for_update().get(pk=offer_id, citizen=citizen)
+    if offer.status != Offer.Status.OFFERED:
+        raise OfferError(f"offer {offer.pk} is {offer.status}, not offered")
+    offer.status = Offer.Status.DECLINED
+    offer.decided_at = timezone.now()
+    offer.save(update_fields=["status", "decided_at"])
+    logger.info("offer declined offer=%s", offer.pk)
+    return offer

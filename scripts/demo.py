@@ -1,0 +1,172 @@
+"""The demo: set up, load the sample dumps, and serve the portal.
+
+Run through ``make demo``. Steps:
+
+1. start the embedded PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL
+   are set), migrate, collect static files;
+2. start a Celery worker and beat;
+3. import the population dump, create the demo accounts and consents, then
+   import the births dump: the worker evaluates the rules and delivers the
+   notifications (email and SMS go to files under .data/outbox/);
+4. serve the site with gunicorn at http://127.0.0.1:8000 until Ctrl-C,
+   then stop everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from proactive_portal.embedded import data_dir  # noqa: E402
+from proactive_portal.queues import QUEUES  # noqa: E402
+
+PY = sys.executable
+DATA = data_dir()
+LOGS = DATA / "logs"
+OUTBOX = DATA / "outbox"
+HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "8000"))
+BASE_URL = f"http://{HOST}:{PORT}"
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "proactive_portal.settings",
+    "PORTAL_DEMO": "true",
+    "PORTAL_BASE_URL": BASE_URL,
+    "EMAIL_BACKEND": os.environ.get(
+        "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+    ),
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+        text=True,
+        capture_output=capture,
+    )
+    return result.stdout if capture else ""
+
+
+def spawn(name: str, *args: str) -> subprocess.Popen:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "a")
+    return subprocess.Popen(
+        list(args), cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(check, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: {what} did not happen in {seconds:.0f} s; see {LOGS}")
+        time.sleep(0.5)
+
+
+def stats() -> dict:
+    return json.loads(manage("portal_stats", "--json", capture=True))
+
+
+def main() -> int:
+    print("1/4 Embedded PostgreSQL and Redis, migrations, static files")
+    manage("migrate", "--no-input", "-v", "0")
+    manage("collectstatic", "--no-input", "-v", "0")
+
+    print("2/4 Celery worker and beat")
+    children = [
+        spawn(
+            "worker", PY, "-m", "celery", "-A", "proactive_portal", "worker",
+            "-Q", ",".join(QUEUES), "--concurrency", "2", "--loglevel", "INFO",
+        ),
+        spawn(
+            "beat", PY, "-m", "celery", "-A", "proactive_portal", "beat",
+            "--loglevel", "INFO", "--schedule", str(DATA / "celerybeat-schedule"),
+        ),
+    ]
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        subprocess.run([PY, "-m", "proactive_portal.embedded", "stop"], cwd=ROOT, env=ENV)
+
+    try:
+        print("3/4 Registry dumps: population, demo accounts, births")
+        manage("import_registry", "population", "samples/population.csv")
+        manage("create_demo_accounts", "samples/demo_accounts.json")
+        manage("import_registry", "births", "samples/births.csv")
+        wait_for(
+            lambda: stats()["offers_by_status"].get("offered", 0)
+            + stats()["offers_by_status"].get("confirmed", 0)
+            > 0,
+            "rule evaluation by the Celery worker",
+        )
+        wait_for(
+            lambda: "pending" not in json.dumps(stats()["notifications_by_channel_and_status"]),
+            "notification delivery",
+        )
+
+        print("4/4 Serving the portal")
+        children.append(
+            spawn(
+                "web", PY, "-m", "gunicorn", "proactive_portal.wsgi",
+                "--bind", f"{HOST}:{PORT}", "--workers", "2",
+                "--access-logfile", "-",
+            )
+        )
+        current = stats()
+        print(
+            f"""
+Portal is running. Stop it with Ctrl-C.
+
+  Cabinet:  {BASE_URL}/
+  Admin:    {BASE_URL}/admin/
+
+  Demo logins (password for all: demo-password-2026):
+    anna      — Анна Смирнова: a maternity capital offer (second child)
+    elena     — Елена Кузнецова: a birth registration offer (no act yet)
+    dmitry    — Дмитрий Кузнецов: the same birth, as the father
+    olga      — Ольга Соколова: maternity capital (third child)
+    official  — an official, for the admin
+
+  Notifications sent by email: {OUTBOX / 'email'}/
+  Notifications sent by SMS:   {OUTBOX / 'sms.log'}
+  Logs of worker, beat, web:   {LOGS}/
+
+  Offers: {current['offers_by_status']}
+  Notifications: {current['notifications_by_channel_and_status']}
+""",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        print("demo: a process ended; see the logs in", LOGS)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping.")
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
