@@ -234,6 +234,7 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
         _CHECKS[source](cursor, report)
         stored, updated, duplicates = _classify(cursor, batch, source)
         event_count = _MERGES[source](cursor, batch)
+        cursor.execute("DROP TABLE import_stage")
 
     report.flush()
     _store_rejections(batch, report.path)

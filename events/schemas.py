@@ -116,6 +116,8 @@ def _plausibility(source: str, data: dict[str, Any]) -> list[tuple[str, str]]:
 def validate(source: str, raw: RawRecord) -> tuple[dict[str, Any] | None, list]:
     """(normalized data, []) or (None, [(column, reason), ...])."""
     problems = list(raw.problems)
+    if problems and not raw.fields:
+        return None, problems  # the reader could not even find the fields
     data: dict[str, Any] = {}
     for column in SCHEMAS[source]:
         text = raw.fields.get(column.name, "").strip()

@@ -109,7 +109,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=DATA_DIR / "static")
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(DATA_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -163,7 +163,7 @@ CELERY_BEAT_SCHEDULE = {
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
 )
-EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=DATA_DIR / "outbox" / "email")
+EMAIL_FILE_PATH = Path(env("EMAIL_FILE_PATH", default=str(DATA_DIR / "outbox" / "email")))
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
@@ -174,10 +174,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 # SMS: one small interface, a backend chosen by dotted path.
 SMS_BACKEND = env("SMS_BACKEND", default="notifications.backends.sms.FileSmsBackend")
-SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=DATA_DIR / "outbox" / "sms.log")
+SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms.log")))
 
 # Registry import: where rejected-row reports are written.
-IMPORT_REPORT_DIR = env.path("IMPORT_REPORT_DIR", default=DATA_DIR / "reports")
+IMPORT_REPORT_DIR = Path(env("IMPORT_REPORT_DIR", default=str(DATA_DIR / "reports")))
 
 PORTAL_DEMO = env.bool("PORTAL_DEMO", default=False)
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

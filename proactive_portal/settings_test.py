@@ -1,0 +1,28 @@
+"""Settings for the test suite: the same embedded mechanism, with its own
+data folder, so tests never touch the demo's database or queues. pytest-
+django creates and drops a throwaway database on that server."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault(
+    "PORTAL_DATA_DIR", str(Path(__file__).resolve().parent.parent / ".data" / "test")
+)
+
+from .settings import *  # noqa: E402,F403
+from .settings import DATA_DIR, env  # noqa: E402
+
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# A worker process started by the tests gets its outbox paths from the
+# environment; the test process itself keeps mail in memory.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
+)
+SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms.log")))
+IMPORT_REPORT_DIR = DATA_DIR / "reports"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,58 @@
+"""Rows of the registry formats for tests, with valid identifiers."""
+
+from tests.factories import next_snils
+
+POPULATION_HEADER = [
+    "record_id", "snils", "last_name", "first_name", "middle_name", "birth_date",
+    "sex", "inn", "passport_series", "passport_number", "passport_issued_on",
+    "address", "region_code", "phone", "email", "death_date",
+]
+BIRTHS_HEADER = [
+    "record_id", "child_last_name", "child_first_name", "child_middle_name",
+    "child_birth_date", "child_sex", "child_snils", "mother_snils", "father_snils",
+    "birth_order", "place_of_birth", "act_number", "act_date", "stillborn",
+]
+
+
+def person(record_id, snils=None, **overrides):
+    row = {
+        "record_id": record_id,
+        "snils": snils or next_snils(),
+        "last_name": "Петрова",
+        "first_name": "Алёна",
+        "middle_name": "Игоревна",
+        "birth_date": "15.03.1992",
+        "sex": "Ж",
+        "inn": "500100732259",
+        "passport_series": "4512",
+        "passport_number": "654321",
+        "passport_issued_on": "2012-04-01",
+        "address": "г. Тверь, ул. Советская, д. 5",
+        "region_code": "69",
+        "phone": "8 (912) 345-67-89",
+        "email": "alyona@example.org",
+        "death_date": "",
+    }
+    row.update(overrides)
+    return [row[name] for name in POPULATION_HEADER]
+
+
+def birth(record_id, mother_snils, **overrides):
+    row = {
+        "record_id": record_id,
+        "child_last_name": "Петров",
+        "child_first_name": "Фёдор",
+        "child_middle_name": "Ильич",
+        "child_birth_date": "2026-10-01",
+        "child_sex": "M",
+        "child_snils": "",
+        "mother_snils": mother_snils,
+        "father_snils": "",
+        "birth_order": "2",
+        "place_of_birth": "г. Тверь",
+        "act_number": "120269000123",
+        "act_date": "2026-10-05",
+        "stillborn": "",
+    }
+    row.update(overrides)
+    return [row[name] for name in BIRTHS_HEADER]

@@ -1,0 +1,159 @@
+"""The citizen's cabinet through Django's test client."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from events.services import evaluate_batch
+from notifications.models import Notification
+from offers.models import Application, Offer
+from tests.factories import CitizenFactory
+from tests.helpers import BIRTHS_HEADER, birth
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def offer_for(write_csv, run_import):
+    """Import a second birth for ``citizen`` and evaluate: their offer."""
+
+    def make(citizen, record_id="B1"):
+        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)])
+        summary = run_import("births", path)
+        evaluate_batch(summary["batch_id"])
+        return Offer.objects.get(citizen=citizen, event__record_id=record_id)
+
+    return make
+
+
+@pytest.fixture
+def anna():
+    return CitizenFactory(with_account=True, consenting=True, first_name="Анна")
+
+
+def login(client, citizen):
+    response = client.post(
+        reverse("cabinet:login"),
+        {"username": citizen.user.username, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_the_cabinet_asks_for_login(client):
+    response = client.get(reverse("cabinet:dashboard"))
+    assert response.status_code == 302
+    assert reverse("cabinet:login") in response["Location"]
+
+
+def test_a_citizen_sees_confirms_and_follows_an_offer(client, anna, offer_for):
+    offer = offer_for(anna)
+    login(client, anna)
+
+    dashboard = client.get(reverse("cabinet:dashboard"))
+    assert "Материнский (семейный) капитал" in dashboard.content.decode()
+
+    page = client.get(reverse("cabinet:offer-detail", args=[offer.pk])).content.decode()
+    assert anna.last_name in page and "Фёдор" in page
+    assert "Почему Вы видите это предложение" in page
+    assert "Реестр населения" in page
+
+    response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+
+    application = Application.objects.get(offer=offer)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cabinet:application-detail", args=[application.pk])
+    assert application.status == Application.Status.SUBMITTED
+    assert application.data["applicant_snils"] == anna.snils
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.CONFIRMED
+
+    page = client.get(response["Location"]).content.decode()
+    assert application.number in page and "подано" in page.lower()
+    kinds = set(
+        Notification.objects.filter(application=application).values_list("channel", flat=True)
+    )
+    assert kinds == {"cabinet", "email", "sms"}
+
+
+def test_an_offer_can_be_confirmed_only_once(client, anna, offer_for):
+    offer = offer_for(anna)
+    login(client, anna)
+    client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+
+    response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]), follow=True)
+
+    assert Application.objects.filter(offer=offer).count() == 1
+    assert "уже нельзя подтвердить" in response.content.decode()
+
+
+def test_declining_an_offer(client, anna, offer_for):
+    offer = offer_for(anna)
+    login(client, anna)
+    client.post(reverse("cabinet:offer-decline", args=[offer.pk]))
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.DECLINED
+    assert not Application.objects.exists()
+
+
+def test_a_citizen_cannot_open_or_confirm_another_citizens_offer(client, anna, offer_for):
+    other = CitizenFactory(with_account=True, consenting=True)
+    offer = offer_for(other, "B2")
+    login(client, anna)
+
+    assert client.get(reverse("cabinet:offer-detail", args=[offer.pk])).status_code == 404
+    assert client.post(reverse("cabinet:offer-confirm", args=[offer.pk])).status_code == 404
+    assert client.post(reverse("cabinet:offer-decline", args=[offer.pk])).status_code == 404
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.OFFERED
+
+
+def test_a_citizen_cannot_open_another_citizens_application(client, anna, offer_for):
+    other = CitizenFactory(with_account=True, consenting=True)
+    offer = offer_for(other, "B2")
+    login(Client(), other).post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+    application = Application.objects.get()
+    login(client, anna)
+    url = reverse("cabinet:application-detail", args=[application.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_confirming_needs_a_csrf_token(anna, offer_for):
+    offer = offer_for(anna)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(anna.user)
+    response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+    assert response.status_code == 403
+    assert not Application.objects.exists()
+
+
+def test_personal_pages_are_not_cached(client, anna):
+    login(client, anna)
+    response = client.get(reverse("cabinet:dashboard"))
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_inbox_lists_what_was_sent(client, anna, offer_for):
+    from notifications.services import dispatch_pending
+
+    offer_for(anna)
+    dispatch_pending()
+    login(client, anna)
+
+    page = client.get(reverse("cabinet:notifications")).content.decode()
+
+    assert "Вам доступна услуга «Материнский (семейный) капитал»" in page
+    assert "SMS" in page and "Электронная почта".lower() in page.lower()
+
+
+def test_an_official_without_a_citizen_profile_has_no_cabinet(client, django_user_model):
+    django_user_model.objects.create_user("official", password=PASSWORD, is_staff=True)
+    client.login(username="official", password=PASSWORD)
+    assert client.get(reverse("cabinet:dashboard")).status_code == 404
+
+
+def test_the_english_version_of_the_login_page(client):
+    client.post(reverse("set_language"), {"language": "en"})
+    page = client.get(reverse("cabinet:login")).content.decode()
+    assert 'lang="en"' in page

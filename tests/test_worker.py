@@ -1,0 +1,79 @@
+"""The whole loop with a real Celery worker process and the real Redis:
+import commits -> the worker evaluates -> the outbox is delivered."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from notifications.models import Notification
+from offers.models import Offer
+from tests.conftest import wait_until
+from tests.factories import CitizenFactory
+from tests.helpers import BIRTHS_HEADER, birth
+
+pytestmark = [pytest.mark.worker]
+
+
+def test_an_import_reaches_the_citizen_through_the_worker(celery_worker, write_csv):
+    mother = CitizenFactory(consenting=True, first_name="Вера", email="vera@example.org")
+    path = write_csv("births.csv", BIRTHS_HEADER, [birth("W1", mother.snils)])
+
+    call_command("import_registry", "births", str(path), "--json")
+
+    offer = wait_until(
+        lambda: Offer.objects.filter(citizen=mother).first(),
+        what="an offer made by the worker",
+    )
+    assert offer.service.code == "maternity-capital"
+    wait_until(
+        lambda: not Notification.objects.filter(offer=offer, status="pending").exists()
+        and not Notification.objects.filter(offer=offer, status="sending").exists(),
+        what="delivery of the offer's notifications",
+    )
+    statuses = dict(Notification.objects.filter(offer=offer).values_list("channel", "status"))
+    assert statuses == {"cabinet": "sent", "email": "sent", "sms": "sent"}
+
+    sms = [json.loads(line) for line in celery_worker["sms_log"].read_text().splitlines()]
+    assert [(m["to"], m["text"]) for m in sms] == [
+        ("+79161234567", "Вера, Вам доступна новая услуга. Подробнее в личном кабинете")
+    ]
+    emails = list(celery_worker["email_dir"].iterdir())
+    assert len(emails) == 1
+    content = emails[0].read_text()
+    assert "vera@example.org" in content and "text/html" in content
+
+
+def test_the_outbox_sweeper_delivers_rows_a_lost_task_left_behind(
+    celery_worker, write_csv
+):
+    import time
+
+    from django.utils import timezone
+
+    from notifications.tasks import sweep_outbox
+
+    mother = CitizenFactory(consenting=True)
+    path = write_csv("births.csv", BIRTHS_HEADER, [birth("W2", mother.snils)])
+    call_command("import_registry", "births", str(path), "--json")
+    offer = wait_until(lambda: Offer.objects.filter(citizen=mother).first())
+    wait_until(lambda: not Notification.objects.filter(status="pending").exists())
+
+    # A row whose dispatch task was lost: written long ago, never queued.
+    Notification.objects.filter(offer=offer, channel="cabinet").delete()
+    lost = Notification.objects.create(
+        citizen=mother, kind="offer_created", channel="cabinet",
+        object_key=f"offer:{offer.pk}", offer=offer,
+    )
+    Notification.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    time.sleep(1)
+    assert Notification.objects.get(pk=lost.pk).status == "pending"
+
+    sweep_outbox.delay()
+
+    wait_until(
+        lambda: Notification.objects.get(pk=lost.pk).status == "sent",
+        what="the sweeper's dispatch",
+    )
