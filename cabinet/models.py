@@ -67,3 +67,42 @@ class Citizen(models.Model):
     def snils_display(self) -> str:
         s = self.snils
         return f"{s[0:3]}-{s[3:6]}-{s[6:9]} {s[9:11]}"
+
+
+class ProfileChange(models.Model):
+    """One change of a digital-profile value reported by a registry.
+
+    The import writes these set-based when a registry record changes a
+    citizen's profile; the cabinet's profile page shows them with their
+    source.
+    """
+
+    citizen = models.ForeignKey(
+        Citizen,
+        on_delete=models.CASCADE,
+        related_name="profile_changes",
+        verbose_name=_("гражданин"),
+    )
+    field = models.CharField(_("поле"), max_length=64)
+    old_value = models.TextField(_("было"), blank=True)
+    new_value = models.TextField(_("стало"), blank=True)
+    source = models.CharField(_("источник"), max_length=32)
+    record_id = models.CharField(_("запись реестра"), max_length=128, blank=True)
+    batch = models.ForeignKey(
+        "events.ImportBatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="profile_changes",
+        verbose_name=_("загрузка"),
+    )
+    changed_at = models.DateTimeField(_("когда"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("изменение профиля")
+        verbose_name_plural = _("история профиля")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["citizen", "-changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value} → {self.new_value}"

@@ -8,6 +8,10 @@ from django.utils.translation import gettext_lazy as _
 class Source(models.TextChoices):
     POPULATION = "population", _("реестр населения")
     BIRTHS = "births", _("рождения")
+    DISABILITY = "disability", _("инвалидность (МСЭ, ФГИС ФРИ)")
+    DEATHS = "deaths", _("смерти")
+    PAYMENTS = "payments", _("социальные выплаты")
+    TAX = "tax", _("налоговые уведомления")
 
 
 class ImportBatch(models.Model):
@@ -129,6 +133,11 @@ class LifeEvent(models.Model):
 
     class Type(models.TextChoices):
         BIRTH = "birth", _("рождение ребёнка")
+        DISABILITY = "disability", _("установление инвалидности")
+        DEATH = "death", _("смерть")
+        PAYMENT = "payment", _("социальная выплата")
+        TAX_NOTICE = "tax_notice", _("налоговое уведомление")
+        AGE_MILESTONE = "age_milestone", _("достижение возраста")
 
     class Role(models.TextChoices):
         MOTHER = "mother", _("мать")

@@ -12,12 +12,19 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         OFFER_CREATED = "offer_created", _("новое предложение")
+        OFFER_REMINDER = "offer_reminder", _("напоминание о предложении")
+        OFFER_WITHDRAWN = "offer_withdrawn", _("предложение отозвано")
         APPLICATION_SUBMITTED = "application_submitted", _("заявление подано")
+        APPLICATION_STATUS = "application_status", _("изменение статуса заявления")
+        DEADLINE_REMINDER = "deadline_reminder", _("напоминание о сроке")
+        PAYMENT_NOTICE = "payment_notice", _("сведения о выплате")
+        CONSENT_EXPIRING = "consent_expiring", _("истекает согласие")
 
     class Channel(models.TextChoices):
         CABINET = "cabinet", _("личный кабинет")
         EMAIL = "email", _("электронная почта")
         SMS = "sms", _("SMS")
+        PUSH = "push", _("push-уведомление")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("ожидает отправки")

@@ -156,3 +156,17 @@ def decline_offer(citizen, offer_id: int) -> Offer:
     offer.save(update_fields=["status", "decided_at"])
     logger.info("offer declined offer=%s", offer.pk)
     return offer
+
+
+def withdraw_open_offers(citizen_ids: list[int], reason: str) -> int:
+    """Withdraw every open offer of these citizens, set-based; return how
+    many. The reason is kept on the offer. No notification is written here:
+    a caller that must tell the citizen (consent revoked) writes it, and a
+    death is never announced to the relatives."""
+    count = Offer.objects.filter(
+        citizen_id__in=citizen_ids, status=Offer.Status.OFFERED
+    ).update(
+        status=Offer.Status.WITHDRAWN, status_reason=reason, decided_at=timezone.now()
+    )
+    logger.info("offers withdrawn count=%d", count)
+    return count

@@ -136,3 +136,17 @@ def test_an_inactive_or_expired_rule_offers_nothing(import_births):
     mother = CitizenFactory(consenting=True)
     summary = import_births([birth("B1", mother.snils)])
     assert evaluate_batch(summary["batch_id"]) == 0
+
+
+def test_withdrawing_open_offers_keeps_the_reason(import_births):
+    from offers.services import withdraw_open_offers
+
+    mother = CitizenFactory(consenting=True)
+    evaluate_batch(import_births([birth("B1", mother.snils)])["batch_id"])
+
+    assert withdraw_open_offers([mother.pk], "Зарегистрирована смерть") == 1
+
+    offer = Offer.objects.get()
+    assert offer.status == Offer.Status.WITHDRAWN
+    assert offer.status_reason == "Зарегистрирована смерть"
+    assert withdraw_open_offers([mother.pk], "again") == 0
