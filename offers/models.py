@@ -59,7 +59,7 @@ class Offer(models.Model):
     prefill = models.JSONField(_("предзаполненные данные"), default=dict)
     # Why the offer left the "offered" state when the citizen did not decide
     # (withdrawn: consent revoked, death registered, record corrected).
-    status_reason = models.TextField(_("причина"), blank=True)
+    status_reason = models.TextField(_("причина"), blank=True, db_default="")
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     expires_at = models.DateTimeField(_("действует до"))
     decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
