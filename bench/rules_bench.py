@@ -124,7 +124,7 @@ def generate(citizens: int, events: int) -> None:
             region_code, phone, phone_is_mobile, email, death_date, proactive_mode,
             source_record_id, created_at, updated_at)
         SELECT lpad(i::text, 11, '0'), 'Иванова', 'Мария', 'Петровна',
-               DATE '1940-01-01' + (i * 7919 % 30000), CASE WHEN i % 2 = 0 THEN 'F' ELSE 'M' END,
+               DATE '1940-01-01' + (i::bigint * 7919 % 30000)::int, CASE WHEN i % 2 = 0 THEN 'F' ELSE 'M' END,
                '', '4510', lpad((i % 1000000)::text, 6, '0'), 'г. Москва',
                lpad((i % 89 + 1)::text, 2, '0'),
                CASE WHEN i % 3 = 0 THEN '' ELSE '+7916' || lpad((i % 10000000)::text, 7, '0') END,
