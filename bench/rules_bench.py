@@ -48,48 +48,100 @@ BATCH_ID = "00000000-0000-0000-0000-00000000b0b0"
 # (code, event type, service, conditions, hand-written SQL of the same
 # conditions over e = events_lifeevent, c = cabinet_citizen).
 RULES = [
-    ("b-maternity", "birth", "maternity-capital",
-     [{"field": "event.role", "op": "eq", "value": "mother"},
-      {"field": "event.birth_order", "op": "gte", "value": 2},
-      {"field": "event.stillborn", "op": "eq", "value": False}],
-     "e.role = 'mother' AND (e.data->>'birth_order')::int >= 2 "
-     "AND (e.data->>'stillborn')::boolean = false"),
-    ("b-registration", "birth", "birth-registration",
-     [{"field": "event.role", "op": "in", "value": ["mother", "father"]},
-      {"field": "event.act_number", "op": "empty"}],
-     "e.role IN ('mother', 'father') "
-     "AND (e.data->>'act_number' IS NULL OR e.data->>'act_number' = '')"),
-    ("b-young-mother", "birth", "maternity-capital",
-     [{"field": "event.birth_order", "op": "eq", "value": 1},
-      {"field": "citizen.age_on_event", "op": "between", "value": [18, 30]}],
-     "(e.data->>'birth_order')::int = 1 "
-     "AND date_part('year', age(e.occurred_on, c.birth_date))::int BETWEEN 18 AND 30"),
-    ("b-large-family", "birth", "maternity-capital",
-     [{"field": "event.birth_order", "op": "gte", "value": 3},
-      {"field": "citizen.region_code", "op": "in", "value": ["77", "50", "69"]}],
-     "(e.data->>'birth_order')::int >= 3 AND c.region_code IN ('77', '50', '69')"),
-    ("d-group", "disability", "disability-reexamination",
-     [{"field": "event.group", "op": "in", "value": ["1", "2"]}],
-     "e.data->>'group' IN ('1', '2')"),
-    ("d-term-ends", "disability", "disability-reexamination",
-     [{"field": "days_until:event.valid_until", "op": "between", "value": [0, 365]}],
-     "(NULLIF(e.data->>'valid_until', '')::date - %(today)s::date) BETWEEN 0 AND 365"),
-    ("p-clarify", "payment", "disability-reexamination",
-     [{"field": "event.status", "op": "eq", "value": "needs_clarification"}],
-     "e.data->>'status' = 'needs_clarification'"),
-    ("p-large", "payment", "disability-reexamination",
-     [{"field": "event.amount", "op": "gt", "value": "10000"}],
-     "NULLIF(e.data->>'amount', '')::numeric > 10000"),
-    ("t-property", "tax_notice", "tax-payment",
-     [{"field": "event.amount", "op": "gt", "value": "1000"},
-      {"field": "event.period_year", "op": "eq", "value": 2025}],
-     "NULLIF(e.data->>'amount', '')::numeric > 1000 "
-     "AND (e.data->>'period_year')::int = 2025"),
-    ("t-senior", "tax_notice", "tax-payment",
-     [{"field": "event.tax_type", "op": "eq", "value": "property"},
-      {"field": "citizen.age", "op": "gte", "value": 60}],
-     "e.data->>'tax_type' = 'property' "
-     "AND date_part('year', age(%(today)s::date, c.birth_date))::int >= 60"),
+    (
+        "b-maternity",
+        "birth",
+        "maternity-capital",
+        [
+            {"field": "event.role", "op": "eq", "value": "mother"},
+            {"field": "event.birth_order", "op": "gte", "value": 2},
+            {"field": "event.stillborn", "op": "eq", "value": False},
+        ],
+        "e.role = 'mother' AND (e.data->>'birth_order')::int >= 2 "
+        "AND (e.data->>'stillborn')::boolean = false",
+    ),
+    (
+        "b-registration",
+        "birth",
+        "birth-registration",
+        [
+            {"field": "event.role", "op": "in", "value": ["mother", "father"]},
+            {"field": "event.act_number", "op": "empty"},
+        ],
+        "e.role IN ('mother', 'father') "
+        "AND (e.data->>'act_number' IS NULL OR e.data->>'act_number' = '')",
+    ),
+    (
+        "b-young-mother",
+        "birth",
+        "maternity-capital",
+        [
+            {"field": "event.birth_order", "op": "eq", "value": 1},
+            {"field": "citizen.age_on_event", "op": "between", "value": [18, 30]},
+        ],
+        "(e.data->>'birth_order')::int = 1 "
+        "AND date_part('year', age(e.occurred_on, c.birth_date))::int BETWEEN 18 AND 30",
+    ),
+    (
+        "b-large-family",
+        "birth",
+        "maternity-capital",
+        [
+            {"field": "event.birth_order", "op": "gte", "value": 3},
+            {"field": "citizen.region_code", "op": "in", "value": ["77", "50", "69"]},
+        ],
+        "(e.data->>'birth_order')::int >= 3 AND c.region_code IN ('77', '50', '69')",
+    ),
+    (
+        "d-group",
+        "disability",
+        "disability-reexamination",
+        [{"field": "event.group", "op": "in", "value": ["1", "2"]}],
+        "e.data->>'group' IN ('1', '2')",
+    ),
+    (
+        "d-term-ends",
+        "disability",
+        "disability-reexamination",
+        [{"field": "days_until:event.valid_until", "op": "between", "value": [0, 365]}],
+        "(NULLIF(e.data->>'valid_until', '')::date - %(today)s::date) BETWEEN 0 AND 365",
+    ),
+    (
+        "p-clarify",
+        "payment",
+        "disability-reexamination",
+        [{"field": "event.status", "op": "eq", "value": "needs_clarification"}],
+        "e.data->>'status' = 'needs_clarification'",
+    ),
+    (
+        "p-large",
+        "payment",
+        "disability-reexamination",
+        [{"field": "event.amount", "op": "gt", "value": "10000"}],
+        "NULLIF(e.data->>'amount', '')::numeric > 10000",
+    ),
+    (
+        "t-property",
+        "tax_notice",
+        "tax-payment",
+        [
+            {"field": "event.amount", "op": "gt", "value": "1000"},
+            {"field": "event.period_year", "op": "eq", "value": 2025},
+        ],
+        "NULLIF(e.data->>'amount', '')::numeric > 1000 "
+        "AND (e.data->>'period_year')::int = 2025",
+    ),
+    (
+        "t-senior",
+        "tax_notice",
+        "tax-payment",
+        [
+            {"field": "event.tax_type", "op": "eq", "value": "property"},
+            {"field": "citizen.age", "op": "gte", "value": 60},
+        ],
+        "e.data->>'tax_type' = 'property' "
+        "AND date_part('year', age(%(today)s::date, c.birth_date))::int >= 60",
+    ),
 ]
 
 PREFILL_SQL = {
@@ -213,9 +265,12 @@ def install_rules() -> None:
         rule, _ = TriggerRule.objects.get_or_create(
             code=code,
             defaults={
-                "name": code, "event_type": event_type,
+                "name": code,
+                "event_type": event_type,
                 "service": Service.objects.get(code=service),
-                "conditions": conditions, "is_active": True, "changed_by": author,
+                "conditions": conditions,
+                "is_active": True,
+                "changed_by": author,
             },
         )
         if rule.has_pending_change:
@@ -277,10 +332,14 @@ def raw_evaluation() -> int:
                 ON CONFLICT (kind, object_key, channel) DO NOTHING
                 """,
                 {
-                    "service": version.service_id, "rule": rule.pk,
-                    "version": version.pk, "now": timezone.now(),
-                    "days": version.offer_valid_days, "batch": BATCH_ID,
-                    "type": event_type, "today": today,
+                    "service": version.service_id,
+                    "rule": rule.pk,
+                    "version": version.pk,
+                    "now": timezone.now(),
+                    "days": version.offer_valid_days,
+                    "batch": BATCH_ID,
+                    "type": event_type,
+                    "today": today,
                 },
             )
         with connection.cursor() as cursor:
@@ -311,8 +370,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     generate(args.citizens, args.events)
-    print(f"generated {args.citizens} citizens, {args.events} events "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {args.citizens} citizens, {args.events} events "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     install_rules()
 
     evaluation, raw = [], []
@@ -322,8 +383,10 @@ def main() -> None:
         raw.append(seconds)
         seconds, made = timed(lambda: evaluate_batch(BATCH_ID))
         evaluation.append(seconds)
-        print(f"raw_sql {raw[-1]:.3f} s ({raw_made} offers), "
-              f"evaluation {evaluation[-1]:.3f} s ({made} offers)")
+        print(
+            f"raw_sql {raw[-1]:.3f} s ({raw_made} offers), "
+            f"evaluation {evaluation[-1]:.3f} s ({made} offers)"
+        )
     if made != raw_made:
         print(f"MISMATCH: evaluation made {made} offers, raw SQL {raw_made}")
 

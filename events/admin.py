@@ -101,7 +101,9 @@ class TriggerRuleAdmin(SimpleHistoryAdmin):
     inlines = [RuleVersionInline]
     history_list_display = ["is_active", "conditions"]
     fieldsets = (
-        (None, {"fields": ("name", "code", "description", "event_type", "service", "is_active")}),
+        (None, {"fields": (
+            "name", "code", "description", "event_type", "service", "is_active",
+        )}),
         (_("Условия"), {
             "fields": ("conditions",),
             "description": _(
@@ -117,7 +119,9 @@ class TriggerRuleAdmin(SimpleHistoryAdmin):
             "valid_from", "valid_until", "offer_valid_days", "reminder_days_before",
             "reoffer_after_days", "reoffer_limit", "lookback_days",
         )}),
-        (_("Утверждение"), {"fields": ("current_version", "changed_by", "created_at", "updated_at")}),
+        (_("Утверждение"), {"fields": (
+            "current_version", "changed_by", "created_at", "updated_at",
+        )}),
     )
 
     @admin.display(description=_("версия в силе"))
@@ -166,7 +170,10 @@ class TriggerRuleAdmin(SimpleHistoryAdmin):
             return False
         self.message_user(
             request,
-            _("«%(rule)s»: утверждена версия %(number)s, действует со следующей проверки.")
+            _(
+                "«%(rule)s»: утверждена версия %(number)s, действует со "
+                "следующей проверки."
+            )
             % {"rule": rule, "number": version.number},
             messages.SUCCESS,
         )
@@ -220,7 +227,9 @@ class TriggerRuleAdmin(SimpleHistoryAdmin):
 
 @admin.register(RuleVersion)
 class RuleVersionAdmin(admin.ModelAdmin):
-    list_display = ("rule", "number", "is_active", "author", "approved_by", "approved_at")
+    list_display = (
+        "rule", "number", "is_active", "author", "approved_by", "approved_at",
+    )
     list_filter = ("is_active", "event_type")
     readonly_fields = [field.name for field in RuleVersion._meta.fields]
 

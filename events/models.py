@@ -307,7 +307,11 @@ class TriggerRule(models.Model):
                 )
         if self.reoffer_limit and not self.reoffer_after_days:
             raise ValidationError(
-                {"reoffer_after_days": _("Укажите, через сколько дней предлагать снова.")}
+                {
+                    "reoffer_after_days": _(
+                        "Укажите, через сколько дней предлагать снова."
+                    )
+                }
             )
 
     def save(self, *args, **kwargs) -> None:

@@ -70,13 +70,10 @@ def local_date_sql(region_column: str) -> str:
     """The same as SQL text, for hand-written statements; takes the instant
     as the one parameter ``%(now)s``."""
     whens = " ".join(
-        f"WHEN {region_column} IN ({', '.join(repr(r) for r in regions)}) "
-        f"THEN '{zone}'"
+        f"WHEN {region_column} IN ({', '.join(repr(r) for r in regions)}) THEN '{zone}'"
         for zone, regions in zones().items()
     )
     return (
         f"((%(now)s::timestamptz AT TIME ZONE "
         f"(CASE {whens} ELSE '{settings.TIME_ZONE}' END)))::date"
     )
-
-

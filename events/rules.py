@@ -108,18 +108,24 @@ AGE = ("age_milestone",)
 
 FIELDS: dict[str, Field] = {
     # Every event.
-    "event.role": Field(_column("role"), "str", "роль в событии (mother, father, self)"),
+    "event.role": Field(
+        _column("role"), "str", "роль в событии (mother, father, self)"
+    ),
     "event.occurred_on": Field(_column("occurred_on"), "date", "дата события"),
     "event.source": Field(_column("source"), "str", "источник сведений"),
     # Births.
     "event.birth_order": Field(
         _data("birth_order", "int"), "int", "очерёдность рождения", BIRTH
     ),
-    "event.stillborn": Field(_data("stillborn", "bool"), "bool", "мертворождение", BIRTH),
+    "event.stillborn": Field(
+        _data("stillborn", "bool"), "bool", "мертворождение", BIRTH
+    ),
     "event.act_number": Field(
         _data("act_number", "str"), "str", "номер записи акта", BIRTH
     ),
-    "event.act_date": Field(_data("act_date", "date"), "date", "дата записи акта", BIRTH),
+    "event.act_date": Field(
+        _data("act_date", "date"), "date", "дата записи акта", BIRTH
+    ),
     "event.child_sex": Field(_data("child_sex", "str"), "str", "пол ребёнка", BIRTH),
     "event.child_birth_date": Field(
         _data("child_birth_date", "date"), "date", "дата рождения ребёнка", BIRTH
@@ -138,10 +144,14 @@ FIELDS: dict[str, Field] = {
         _data("valid_until", "date"), "date", "инвалидность установлена до", DISABILITY
     ),
     "event.next_examination": Field(
-        _data("next_examination", "date"), "date", "дата переосвидетельствования",
+        _data("next_examination", "date"),
+        "date",
+        "дата переосвидетельствования",
         DISABILITY,
     ),
-    "event.cause": Field(_data("cause", "str"), "str", "причина инвалидности", DISABILITY),
+    "event.cause": Field(
+        _data("cause", "str"), "str", "причина инвалидности", DISABILITY
+    ),
     # Payments and tax notices.
     "event.payment_type": Field(
         _data("payment_type", "str"), "str", "вид выплаты", PAYMENT
@@ -195,13 +205,16 @@ _EXPECTED = {
     "str": "строка",
     "bool": "true или false",
     "date": "дата ГГГГ-ММ-ДД",
-    "decimal": "число (сумма), например 1500 или \"1500.50\"",
+    "decimal": 'число (сумма), например 1500 или "1500.50"',
 }
 
 
 def _days_field(name: str) -> Field | None:
     """``days_since:event.x`` / ``days_until:event.x`` over a date field."""
-    for prefix, label in ((DAYS_SINCE, "дней прошло с"), (DAYS_UNTIL, "дней осталось до")):
+    for prefix, label in (
+        (DAYS_SINCE, "дней прошло с"),
+        (DAYS_UNTIL, "дней осталось до"),
+    ):
         if not name.startswith(prefix):
             continue
         base = FIELDS.get(name[len(prefix) :])
@@ -242,7 +255,9 @@ def _coerce(value: Any, field: Field, where: str) -> Any:
             return Decimal(str(value)) if isinstance(value, int | str) else None
         except InvalidOperation:
             pass
-    raise RuleError(f"{where}: значение {value!r} не подходит, нужно: {_EXPECTED[kind]}")
+    raise RuleError(
+        f"{where}: значение {value!r} не подходит, нужно: {_EXPECTED[kind]}"
+    )
 
 
 def _empty(field: Field, expression: Expression) -> Q:
@@ -307,7 +322,9 @@ def _compile_one(
 
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise RuleError(f"{where}: для between нужен список из двух значений [от, до]")
+            raise RuleError(
+                f"{where}: для between нужен список из двух значений [от, до]"
+            )
         low, high = (_coerce(item, field, where) for item in value)
         if low > high:
             raise RuleError(f"{where}: начало диапазона {value[0]!r} больше конца")
@@ -348,4 +365,3 @@ def date_expression(name: str, today: datetime.date | None = None) -> Expression
     if field.kind != "date":
         raise RuleError(f"{name}: это не дата")
     return field.build(today or timezone.localdate())
-

@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, Max, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from consents.models import active_consent_exists
@@ -97,7 +107,10 @@ def approve_rule(rule_id: int, approver) -> RuleVersion:
     TriggerRule.objects.filter(pk=rule.pk).update(current_version=version)
     logger.info(
         "rule approved rule=%s version=%s author=%s approver=%s",
-        rule.pk, version.number, rule.changed_by_id, approver.pk,
+        rule.pk,
+        version.number,
+        rule.changed_by_id,
+        approver.pk,
     )
     return version
 
@@ -145,8 +158,9 @@ WITH due AS (
     FROM cabinet_citizen c
     CROSS JOIN unnest(%(ages)s::int[]) AS a(age)
     WHERE c.death_date IS NULL
-      AND c.birth_date BETWEEN (%(earliest)s::date - make_interval(years => a.age))::date
-                           AND (%(latest)s::date - make_interval(years => a.age))::date
+      AND c.birth_date
+          BETWEEN (%(earliest)s::date - make_interval(years => a.age))::date
+              AND (%(latest)s::date - make_interval(years => a.age))::date
 ), reached AS (
     SELECT * FROM due
     WHERE birthday <= local_today
@@ -217,7 +231,9 @@ def generate_age_milestones(*, now: datetime.datetime | None = None) -> str | No
             batch.delete()
             return None
         ImportBatch.objects.filter(pk=batch.pk).update(
-            status=ImportBatch.Status.COMPLETED, stored=made, read=made,
+            status=ImportBatch.Status.COMPLETED,
+            stored=made,
+            read=made,
             finished_at=now,
         )
     logger.info("age milestones batch=%s events=%d", batch.pk, made)
@@ -288,7 +304,9 @@ class DryRun:
 
 
 def _mask_name(citizen) -> str:
-    initials = " ".join(f"{part[0]}." for part in (citizen.first_name, citizen.middle_name) if part)
+    initials = " ".join(
+        f"{part[0]}." for part in (citizen.first_name, citizen.middle_name) if part
+    )
     return f"{citizen.last_name[:1]}{'*' * 5} {initials}".strip()
 
 
@@ -296,8 +314,9 @@ def _mask_snils(snils: str) -> str:
     return f"***-***-*** {snils[-2:]}"
 
 
-def dry_run(rule: TriggerRule, *, now: datetime.datetime | None = None,
-            sample_size: int = 5) -> DryRun:
+def dry_run(
+    rule: TriggerRule, *, now: datetime.datetime | None = None, sample_size: int = 5
+) -> DryRun:
     """What ``rule`` (saved or not) would do on the data loaded now: events
     and distinct citizens it reaches, those held back and why, and a small
     masked sample of those who would get an offer. Reads only."""
@@ -309,9 +328,11 @@ def dry_run(rule: TriggerRule, *, now: datetime.datetime | None = None,
     if rule.trigger_date_field:
         events = offer_services.within_time_window(rule, events, now)
 
-    already = Exists(
-        Offer.objects.filter(rule_id=rule.pk, event_id=OuterRef("pk"))
-    ) if rule.pk else Value(False)
+    already = (
+        Exists(Offer.objects.filter(rule_id=rule.pk, event_id=OuterRef("pk")))
+        if rule.pk
+        else Value(False)
+    )
     reason = Case(
         When(citizen__isnull=True, then=Value("unknown")),
         When(citizen__death_date__isnull=False, then=Value("deceased")),

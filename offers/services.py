@@ -98,7 +98,9 @@ def within_time_window(version, events: QuerySet, now) -> QuerySet:
     from events.rules import date_expression
 
     return events.alias(
-        _trigger_on=date_expression(version.trigger_date_field, timezone.localdate(now)),
+        _trigger_on=date_expression(
+            version.trigger_date_field, timezone.localdate(now)
+        ),
         _local_today=local_date_expression(now),
     ).filter(
         _trigger_on__gte=F("_local_today"),

@@ -31,18 +31,29 @@ class ImportBatchFactory(factory.django.DjangoModelFactory):
     source = Source.BIRTHS
     file_format = "csv"
     file_name = "test.csv"
-    file_sha256 = factory.Sequence(lambda n: hashlib.sha256(str(n).encode()).hexdigest())
+    file_sha256 = factory.Sequence(
+        lambda n: hashlib.sha256(str(n).encode()).hexdigest()
+    )
     status = ImportBatch.Status.COMPLETED
 
 
-def make_event(citizen=None, event_type="birth", role="mother", occurred_on=None,
-               batch=None, **data) -> LifeEvent:
+def make_event(
+    citizen=None,
+    event_type="birth",
+    role="mother",
+    occurred_on=None,
+    batch=None,
+    **data,
+) -> LifeEvent:
     """One life event with its registry record, as the import would store it."""
     source = SOURCE_OF[event_type]
     batch = batch or ImportBatchFactory(source=source)
     record_id = f"T{next(_records)}"
     record = RegistryRecord.objects.create(
-        source=source, record_id=record_id, content_hash=record_id, data=data,
+        source=source,
+        record_id=record_id,
+        content_hash=record_id,
+        data=data,
         batch=batch,
     )
     return LifeEvent.objects.create(
@@ -61,11 +72,19 @@ def make_event(citizen=None, event_type="birth", role="mother", occurred_on=None
 
 def birth_data(**overrides) -> dict:
     data = {
-        "child_last_name": "Петров", "child_first_name": "Фёдор",
-        "child_middle_name": "Ильич", "child_birth_date": "2026-10-01",
-        "child_sex": "M", "child_snils": "", "mother_snils": "", "father_snils": "",
-        "birth_order": 2, "place_of_birth": "г. Тверь", "act_number": "1",
-        "act_date": "2026-10-05", "stillborn": False,
+        "child_last_name": "Петров",
+        "child_first_name": "Фёдор",
+        "child_middle_name": "Ильич",
+        "child_birth_date": "2026-10-01",
+        "child_sex": "M",
+        "child_snils": "",
+        "mother_snils": "",
+        "father_snils": "",
+        "birth_order": 2,
+        "place_of_birth": "г. Тверь",
+        "act_number": "1",
+        "act_date": "2026-10-05",
+        "stillborn": False,
     }
     data.update(overrides)
     return data
@@ -89,7 +108,9 @@ def make_rule(author=None, approver=None, approve=True, **fields) -> TriggerRule
     rule = TriggerRule(changed_by=author, **defaults)
     rule.save()
     if approve:
-        approve_rule(rule.pk, approver or UserFactory(username="approver", is_staff=True))
+        approve_rule(
+            rule.pk, approver or UserFactory(username="approver", is_staff=True)
+        )
         rule.refresh_from_db()
     return rule
 

@@ -20,10 +20,12 @@ NOW = datetime.datetime(2027, 3, 1, 9, tzinfo=datetime.UTC)
 def test_only_events_within_the_look_back_window_are_caught_up():
     with time_machine.travel(NOW, tick=False):
         mother = CitizenFactory()
-        recent = make_event(mother, occurred_on=datetime.date(2027, 2, 10),
-                            **birth_data(birth_order=2))
-        make_event(mother, occurred_on=datetime.date(2026, 12, 1),
-                   **birth_data(birth_order=3))
+        recent = make_event(
+            mother, occurred_on=datetime.date(2027, 2, 10), **birth_data(birth_order=2)
+        )
+        make_event(
+            mother, occurred_on=datetime.date(2026, 12, 1), **birth_data(birth_order=3)
+        )
         give_consent(mother)
 
         assert evaluate_citizen(mother.pk) == 1

@@ -38,8 +38,10 @@ def offer():
         citizen = CitizenFactory(consenting=True, with_account=True)
         rule = make_rule(
             conditions=[{"field": "event.role", "op": "eq", "value": "father"}],
-            offer_valid_days=10, reminder_days_before=3,
-            reoffer_after_days=5, reoffer_limit=1,
+            offer_valid_days=10,
+            reminder_days_before=3,
+            reoffer_after_days=5,
+            reoffer_limit=1,
         )
         event = make_event(citizen, role="father", **birth_data())
         evaluate_batch(event.batch_id)
@@ -65,7 +67,11 @@ def test_offered_to_reminded_writes_a_reminder_on_every_channel(offer):
     offer.refresh_from_db()
     assert offer.status == Offer.Status.REMINDED
     reminders = Notification.objects.filter(offer=offer, kind="offer_reminder")
-    assert sorted(reminders.values_list("channel", flat=True)) == ["cabinet", "email", "sms"]
+    assert sorted(reminders.values_list("channel", flat=True)) == [
+        "cabinet",
+        "email",
+        "sms",
+    ]
     for notification in reminders:
         subject, text, _ = render(notification)
         assert "ждёт" in subject and text
@@ -90,7 +96,9 @@ def test_offered_to_withdrawn_says_why_and_tells_the_citizen(offer):
     offer.refresh_from_db()
     assert offer.status == Offer.Status.WITHDRAWN
     assert offer.status_reason == "Реестр исправил запись о рождении"
-    withdrawn = Notification.objects.get(offer=offer, kind="offer_withdrawn", channel="email")
+    withdrawn = Notification.objects.get(
+        offer=offer, kind="offer_withdrawn", channel="email"
+    )
     subject, text, html = render(withdrawn)
     assert "Реестр исправил запись о рождении" in text and "отозвано" in subject
 
@@ -155,7 +163,11 @@ def test_another_citizen_cannot_decide_an_offer(offer):
 def test_the_beat_reminds_before_expiry_then_expires_then_offers_again_once(offer):
     with at(days(6)):
         assert run_offer_lifecycle()["reminded"] == 0
-    with at(days(7, )):
+    with at(
+        days(
+            7,
+        )
+    ):
         assert run_offer_lifecycle() == {"expired": 0, "reminded": 1, "reoffered": 0}
         assert run_offer_lifecycle()["reminded"] == 0
     assert Notification.objects.filter(offer=offer, kind="offer_reminder").count() == 3
@@ -190,15 +202,21 @@ def test_a_confirmed_offer_is_never_made_again(offer):
 def test_the_database_keeps_one_open_offer_per_rule_and_event(offer):
     with pytest.raises(IntegrityError), transaction.atomic():
         Offer.objects.create(
-            citizen=offer.citizen, service=offer.service, rule=offer.rule,
-            event=offer.event, expires_at=offer.expires_at, attempt=2,
+            citizen=offer.citizen,
+            service=offer.service,
+            rule=offer.rule,
+            event=offer.event,
+            expires_at=offer.expires_at,
+            attempt=2,
         )
 
 
 # -- Why am I seeing this ------------------------------------------------------------
 
 
-def test_the_cabinet_explains_which_record_and_rule_version_made_the_offer(client, offer):
+def test_the_cabinet_explains_which_record_and_rule_version_made_the_offer(
+    client, offer
+):
     text = why(offer)
     assert offer.event.record_id in text
     assert "Тестовое правило" in text and "версия 1" in text

@@ -27,8 +27,10 @@ def official(name):
 def test_a_new_rule_does_nothing_until_a_second_official_approves_it():
     mother = CitizenFactory(consenting=True)
     event = make_event(mother, role="father", **birth_data(birth_order=5))
-    rule = make_rule(approve=False, conditions=[
-        {"field": "event.birth_order", "op": "eq", "value": 5}])
+    rule = make_rule(
+        approve=False,
+        conditions=[{"field": "event.birth_order", "op": "eq", "value": 5}],
+    )
 
     assert evaluate_batch(event.batch_id) == 0
 
@@ -51,7 +53,9 @@ def test_the_author_cannot_approve_their_own_change():
 def test_a_change_to_an_active_rule_waits_and_offers_keep_their_version():
     mother = CitizenFactory(consenting=True)
     first = make_event(mother, role="father", **birth_data(birth_order=2))
-    rule = make_rule(conditions=[{"field": "event.birth_order", "op": "eq", "value": 2}])
+    rule = make_rule(
+        conditions=[{"field": "event.birth_order", "op": "eq", "value": 2}]
+    )
     evaluate_batch(first.batch_id)
 
     # A second official edits; until the first approves, version 1 applies.
@@ -103,18 +107,26 @@ def test_disabling_takes_effect_at_the_next_evaluation_once_approved():
 
 def rule_form(rule, **changes):
     data = {
-        "name": rule.name, "code": rule.code, "description": rule.description,
-        "event_type": rule.event_type, "service": rule.service_id,
+        "name": rule.name,
+        "code": rule.code,
+        "description": rule.description,
+        "event_type": rule.event_type,
+        "service": rule.service_id,
         "conditions": __import__("json").dumps(rule.conditions),
         "is_active": "on" if rule.is_active else "",
         "trigger_date_field": rule.trigger_date_field,
-        "days_before": rule.days_before, "valid_from": "", "valid_until": "",
+        "days_before": rule.days_before,
+        "valid_from": "",
+        "valid_until": "",
         "offer_valid_days": rule.offer_valid_days,
         "reminder_days_before": rule.reminder_days_before,
         "reoffer_after_days": rule.reoffer_after_days or "",
-        "reoffer_limit": rule.reoffer_limit, "lookback_days": rule.lookback_days,
-        "versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0,
-        "versions-MIN_NUM_FORMS": 0, "versions-MAX_NUM_FORMS": 0,
+        "reoffer_limit": rule.reoffer_limit,
+        "lookback_days": rule.lookback_days,
+        "versions-TOTAL_FORMS": 0,
+        "versions-INITIAL_FORMS": 0,
+        "versions-MIN_NUM_FORMS": 0,
+        "versions-MAX_NUM_FORMS": 0,
     }
     data.update(changes)
     return data
@@ -142,7 +154,10 @@ def test_in_admin_the_author_is_refused_and_a_second_official_approves(client):
     rule.refresh_from_db()
     assert rule.current_version.number == 2
     assert rule.current_version.offer_valid_days == 45
-    assert (rule.current_version.author, rule.current_version.approved_by) == (anna, boris)
+    assert (rule.current_version.author, rule.current_version.approved_by) == (
+        anna,
+        boris,
+    )
 
 
 def test_the_history_keeps_every_change_with_its_author(client):
@@ -199,19 +214,27 @@ def known_data():
 
 def test_a_dry_run_counts_reach_and_reasons_and_writes_nothing(known_data):
     rule = TriggerRule(
-        name="Проверка", code="dry", event_type="birth",
+        name="Проверка",
+        code="dry",
+        event_type="birth",
         service=Service.objects.get(code="maternity-capital"),
         conditions=[{"field": "event.birth_order", "op": "gte", "value": 2}],
     )
-    before = (Offer.objects.count(), Notification.objects.count(),
-              TriggerRule.objects.count(), LifeEvent.objects.count())
+    before = (
+        Offer.objects.count(),
+        Notification.objects.count(),
+        TriggerRule.objects.count(),
+        LifeEvent.objects.count(),
+    )
 
     report = dry_run(rule)
 
     assert report.events == 8
     assert report.citizens == 6
     assert (report.offers_events, report.offers_citizens) == (3, 2)
-    held = {key: (row["events"], row["citizens"]) for key, row in report.held_back.items()}
+    held = {
+        key: (row["events"], row["citizens"]) for key, row in report.held_back.items()
+    }
     assert held == {
         "unknown": (1, 0),
         "no_consent": (1, 1),
@@ -222,13 +245,19 @@ def test_a_dry_run_counts_reach_and_reasons_and_writes_nothing(known_data):
     assert len(report.sample) == 3
     assert all(row["snils"].startswith("***-***-***") for row in report.sample)
     assert all("Иванова" not in row["citizen"] for row in report.sample)
-    after = (Offer.objects.count(), Notification.objects.count(),
-             TriggerRule.objects.count(), LifeEvent.objects.count())
+    after = (
+        Offer.objects.count(),
+        Notification.objects.count(),
+        TriggerRule.objects.count(),
+        LifeEvent.objects.count(),
+    )
     assert before == after
 
 
 def test_a_dry_run_counts_those_already_offered(known_data):
-    rule = make_rule(conditions=[{"field": "event.birth_order", "op": "gte", "value": 2}])
+    rule = make_rule(
+        conditions=[{"field": "event.birth_order", "op": "gte", "value": 2}]
+    )
     evaluate_batch_all()
     report = dry_run(rule)
     assert report.held_back["already_offered"]["events"] == 3

@@ -24,8 +24,14 @@ def at(*args):
 
 def tax_notice(citizen, due_on="2027-03-20"):
     return make_event(
-        citizen, "tax_notice", "self", datetime.date.fromisoformat(due_on),
-        inn="500100732259", tax_type="property", amount="1500.00", due_on=due_on,
+        citizen,
+        "tax_notice",
+        "self",
+        datetime.date.fromisoformat(due_on),
+        inn="500100732259",
+        tax_type="property",
+        amount="1500.00",
+        due_on=due_on,
         period_year=2026,
     )
 
@@ -68,9 +74,18 @@ def test_a_date_already_passed_does_not_fire():
 def test_disability_reexamination_fires_thirty_days_before_the_date():
     with at(2027, 1, 1, 9):
         citizen = CitizenFactory(consenting=True)
-        make_event(citizen, "disability", "self", datetime.date(2025, 2, 1),
-                   group="2", established_on="2025-02-01", valid_until="2027-03-01",
-                   next_examination="2027-02-15", cause="", office="")
+        make_event(
+            citizen,
+            "disability",
+            "self",
+            datetime.date(2025, 2, 1),
+            group="2",
+            established_on="2025-02-01",
+            valid_until="2027-03-01",
+            next_examination="2027-02-15",
+            cause="",
+            office="",
+        )
         run_daily_triggers()
         assert not Offer.objects.exists()
     with at(2027, 1, 16, 9):
@@ -86,8 +101,12 @@ def test_the_database_refuses_a_second_first_offer():
     offer = tax_offers().get()
     with pytest.raises(IntegrityError), transaction.atomic():
         Offer.objects.create(
-            citizen=offer.citizen, service=offer.service, rule=offer.rule,
-            event=offer.event, expires_at=offer.expires_at, attempt=1,
+            citizen=offer.citizen,
+            service=offer.service,
+            rule=offer.rule,
+            event=offer.event,
+            expires_at=offer.expires_at,
+            attempt=1,
             status=Offer.Status.EXPIRED,
         )
 
@@ -104,7 +123,9 @@ def test_age_milestones_come_once_from_birth_dates_and_offer_the_passport():
     turns_45 = CitizenFactory(consenting=True, birth_date=datetime.date(1982, 3, 6))
     turns_7 = CitizenFactory(birth_date=datetime.date(2020, 3, 6))
     CitizenFactory(birth_date=datetime.date(2007, 3, 20))  # not yet
-    CitizenFactory(birth_date=datetime.date(2007, 3, 6), death_date=datetime.date(2026, 1, 1))
+    CitizenFactory(
+        birth_date=datetime.date(2007, 3, 6), death_date=datetime.date(2026, 1, 1)
+    )
 
     with at(2027, 3, 6, 9):
         run_daily_triggers()

@@ -96,9 +96,20 @@ RULES = [
 ]
 
 VERSION_FIELDS = (
-    "name", "description", "event_type", "service_id", "conditions", "is_active",
-    "valid_from", "valid_until", "offer_valid_days", "trigger_date_field",
-    "days_before", "lookback_days", "reminder_days_before", "reoffer_after_days",
+    "name",
+    "description",
+    "event_type",
+    "service_id",
+    "conditions",
+    "is_active",
+    "valid_from",
+    "valid_until",
+    "offer_valid_days",
+    "trigger_date_field",
+    "days_before",
+    "lookback_days",
+    "reminder_days_before",
+    "reoffer_after_days",
     "reoffer_limit",
 )
 
