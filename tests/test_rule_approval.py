@@ -295,3 +295,51 @@ def test_the_admin_dry_run_of_an_invalid_form_shows_the_error(client):
     url = reverse("admin:events_triggerrule_dry_run", args=[rule.pk])
     response = client.post(url, rule_form(rule, conditions='[{"field": "x"}]'))
     assert "неизвестное поле" in response.content.decode()
+
+
+def test_a_time_trigger_dry_run_counts_only_dates_within_its_days():
+    import time_machine
+
+    with time_machine.travel(datetime.datetime(2027, 3, 1, 9, tzinfo=datetime.UTC)):
+        citizen = CitizenFactory(consenting=True)
+        for due_on in ("2027-03-05", "2027-03-20", "2027-02-20"):
+            make_event(
+                citizen,
+                "tax_notice",
+                "self",
+                datetime.date.fromisoformat(due_on),
+                amount="100",
+                due_on=due_on,
+                tax_type="property",
+                period_year=2026,
+            )
+        rule = TriggerRule(
+            name="Налог",
+            code="tax-dry",
+            event_type="tax_notice",
+            service=Service.objects.get(code="tax-payment"),
+            trigger_date_field="event.due_on",
+            days_before=10,
+        )
+        report = dry_run(rule)
+    assert (report.events, report.offers_events) == (1, 1)
+
+
+def test_the_rule_page_offers_the_dry_run_and_a_new_rule_can_be_run_dry(client):
+    client.force_login(official("anna"))
+    rule = TriggerRule.objects.get(code="maternity-capital-second-child")
+    page = client.get(reverse("admin:events_triggerrule_change", args=[rule.pk]))
+    assert 'formaction="dry-run/"' in page.content.decode()
+
+    new = TriggerRule(
+        name="Новое",
+        code="new-rule",
+        event_type="birth",
+        service=Service.objects.get(code="maternity-capital"),
+        conditions=[{"field": "event.birth_order", "op": "eq", "value": 4}],
+    )
+    response = client.post(
+        reverse("admin:events_triggerrule_dry_run_add"), rule_form(new)
+    )
+    assert '<td id="dry-events">0</td>' in response.content.decode()
+    assert not TriggerRule.objects.filter(code="new-rule").exists()

@@ -169,3 +169,47 @@ def test_age_milestones_take_the_same_statements_for_any_number_of_citizens():
         return len(queries)
 
     assert queries_for(2, 2000) == queries_for(20, 2001)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_beat_processes_at_once_make_each_offer_once():
+    """Two runs in parallel, each on its own database connection."""
+    import threading
+
+    from django.db import connections
+
+    with at(2027, 3, 10, 9):
+        for _ in range(5):
+            tax_notice(CitizenFactory(consenting=True))
+        CitizenFactory(consenting=True, birth_date=datetime.date(2007, 3, 10))
+
+        errors = []
+
+        def beat():
+            try:
+                run_daily_triggers()
+            except Exception as error:  # surfaced below
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=beat) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert tax_offers().count() == 5
+    assert age_events().count() == 1
+    assert Offer.objects.filter(rule__code="passport-replacement-20-45").count() == 1
+
+
+def test_every_beat_entry_names_a_registered_task():
+    from django.conf import settings
+
+    from proactive_portal.celery import app
+
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
