@@ -36,7 +36,7 @@ def citizen_required(view):
 
 @citizen_required
 def dashboard(request, citizen):
-    offers = citizen.offers.filter(status=Offer.Status.OFFERED).select_related("service")
+    offers = citizen.offers.filter(status__in=Offer.OPEN).select_related("service")
     applications = citizen.applications.select_related("service")[:10]
     return render(
         request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,6 +38,12 @@ def give_consent(
         valid_until=now + timedelta(days=validity_days),
         ip_address=ip_address,
         user_agent=user_agent[:1000],
+    )
+    # Recent events are evaluated for the citizen at once. By task name, so
+    # that consents does not import events (which asks consents).
+    citizen_id = citizen.pk
+    transaction.on_commit(
+        lambda: current_app.send_task("events.evaluate_citizen", args=[citizen_id])
     )
     logger.info("consent given consent=%s citizen=%s", consent.pk, citizen.pk)
     return consent

@@ -1,8 +1,13 @@
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .rules import DATE_FIELDS, FIELDS
 
 
 class Source(models.TextChoices):
@@ -192,6 +197,12 @@ class LifeEvent(models.Model):
 class TriggerRule(models.Model):
     """An official's rule: on which event, for whom, which service to offer.
 
+    The row is the rule as officials edit it (the draft). It takes effect
+    only through an approved ``RuleVersion``: a second official, not the
+    author of the change, approves it (``events.services.approve_rule``),
+    and evaluation reads ``current_version`` only. Every edit of the row is
+    kept by django-simple-history with its author.
+
     ``conditions`` is data (see ``events.rules``), validated on save and
     compiled to a Django ``Q`` so that the database does the matching.
     """
@@ -215,8 +226,54 @@ class TriggerRule(models.Model):
     offer_valid_days = models.PositiveIntegerField(
         _("срок предложения, дней"), default=30
     )
+    # A time trigger: fire this many days before a date the event carries.
+    trigger_date_field = models.CharField(
+        _("срабатывать до даты"),
+        max_length=64,
+        blank=True,
+        choices=[(name, name) for name in DATE_FIELDS],
+        help_text=_("Пусто: правило срабатывает при поступлении события."),
+    )
+    days_before = models.PositiveIntegerField(_("за сколько дней"), default=0)
+    lookback_days = models.PositiveIntegerField(
+        _("события за последние, дней"),
+        default=30,
+        help_text=_("Когда гражданин даёт согласие, события за этот срок "
+                    "проверяются сразу."),
+    )
+    reminder_days_before = models.PositiveIntegerField(
+        _("напомнить за, дней до конца срока"), default=3
+    )
+    reoffer_after_days = models.PositiveIntegerField(
+        _("предложить снова через, дней"), null=True, blank=True,
+        help_text=_("Пусто: отклонённое или истёкшее предложение не повторяется."),
+    )
+    reoffer_limit = models.PositiveIntegerField(
+        _("повторов не больше"), default=0
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("автор изменения"),
+    )
+    current_version = models.ForeignKey(
+        "RuleVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("действующая версия"),
+    )
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     updated_at = models.DateTimeField(_("изменено"), auto_now=True)
+
+    history = HistoricalRecords(
+        excluded_fields=["current_version", "updated_at"],
+        verbose_name=_("история правила"),
+    )
 
     class Meta:
         verbose_name = _("правило")
@@ -230,14 +287,133 @@ class TriggerRule(models.Model):
         from .rules import RuleError, compile_conditions
 
         try:
-            compile_conditions(self.conditions)
+            compile_conditions(self.conditions, event_type=self.event_type)
         except RuleError as error:
             raise ValidationError({"conditions": str(error)}) from error
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
             raise ValidationError(
                 {"valid_until": _("Дата окончания раньше даты начала.")}
             )
+        if self.trigger_date_field:
+            field = FIELDS[self.trigger_date_field]
+            if field.event_types and self.event_type not in field.event_types:
+                raise ValidationError(
+                    {
+                        "trigger_date_field": _(
+                            "У событий этого типа нет такой даты: %(field)s."
+                        )
+                        % {"field": self.trigger_date_field}
+                    }
+                )
+        if self.reoffer_limit and not self.reoffer_after_days:
+            raise ValidationError(
+                {
+                    "reoffer_after_days": _(
+                        "Укажите, через сколько дней предлагать снова."
+                    )
+                }
+            )
 
     def save(self, *args, **kwargs) -> None:
         self.full_clean()
         super().save(*args, **kwargs)
+
+    def snapshot(self) -> dict:
+        return {name: getattr(self, name) for name in RULE_VERSION_FIELDS}
+
+    @property
+    def has_pending_change(self) -> bool:
+        """The draft differs from the approved version in force."""
+        version = self.current_version
+        return version is None or any(
+            getattr(version, name) != getattr(self, name)
+            for name in RULE_VERSION_FIELDS
+        )
+
+
+# What a version freezes: everything that decides who gets which offer.
+RULE_VERSION_FIELDS = (
+    "name",
+    "description",
+    "event_type",
+    "service_id",
+    "conditions",
+    "is_active",
+    "valid_from",
+    "valid_until",
+    "offer_valid_days",
+    "trigger_date_field",
+    "days_before",
+    "lookback_days",
+    "reminder_days_before",
+    "reoffer_after_days",
+    "reoffer_limit",
+)
+
+
+class RuleVersion(models.Model):
+    """An approved state of a rule: what evaluation reads, what offers keep.
+
+    Written only by ``events.services.approve_rule``; never changed after.
+    """
+
+    rule = models.ForeignKey(
+        TriggerRule, on_delete=models.PROTECT, related_name="versions",
+        verbose_name=_("правило"),
+    )
+    number = models.PositiveIntegerField(_("версия"))
+    name = models.CharField(_("название"), max_length=200)
+    description = models.TextField(_("описание для гражданина"), blank=True)
+    event_type = models.CharField(
+        _("тип события"), max_length=32, choices=LifeEvent.Type.choices
+    )
+    service = models.ForeignKey(
+        "offers.Service", on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("услуга"),
+    )
+    conditions = models.JSONField(_("условия"), default=list)
+    is_active = models.BooleanField(_("действует"))
+    valid_from = models.DateField(_("в силе с"), null=True, blank=True)
+    valid_until = models.DateField(_("в силе по"), null=True, blank=True)
+    offer_valid_days = models.PositiveIntegerField(_("срок предложения, дней"))
+    trigger_date_field = models.CharField(
+        _("срабатывать до даты"), max_length=64, blank=True
+    )
+    days_before = models.PositiveIntegerField(_("за сколько дней"), default=0)
+    lookback_days = models.PositiveIntegerField(_("события за последние, дней"))
+    reminder_days_before = models.PositiveIntegerField(_("напомнить за, дней"))
+    reoffer_after_days = models.PositiveIntegerField(
+        _("предложить снова через, дней"), null=True, blank=True
+    )
+    reoffer_limit = models.PositiveIntegerField(_("повторов не больше"))
+    # The simple-history record of the rule that was approved.
+    history_id = models.PositiveBigIntegerField(_("запись истории"), null=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("автор"),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("утвердил"),
+    )
+    approved_at = models.DateTimeField(_("утверждено"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("версия правила")
+        verbose_name_plural = _("версии правил")
+        ordering = ["rule", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "number"], name="rule_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}, версия {self.number}"
+
+    def in_force_on(self, day) -> bool:
+        return (
+            self.is_active
+            and (self.valid_from is None or self.valid_from <= day)
+            and (self.valid_until is None or self.valid_until >= day)
+        )

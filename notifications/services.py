@@ -41,6 +41,11 @@ def _queue_dispatch() -> None:
 
 def notify_offers_created(offer_ids: list[int]) -> None:
     """Outbox rows for new offers, one per channel, set-based."""
+    notify_offers(Notification.Kind.OFFER_CREATED, offer_ids)
+
+
+def notify_offers(kind: str, offer_ids: list[int]) -> None:
+    """Outbox rows of one kind for many offers, one per channel, set-based."""
     with connection.cursor() as cursor:
         for channel, condition in _CHANNEL_CONDITIONS.items():
             cursor.execute(
@@ -55,7 +60,7 @@ def notify_offers_created(offer_ids: list[int]) -> None:
                 WHERE o.id = ANY(%s) AND {condition}
                 ON CONFLICT (kind, object_key, channel) DO NOTHING
                 """,
-                [Notification.Kind.OFFER_CREATED, channel, Status.PENDING, offer_ids],
+                [kind, channel, Status.PENDING, offer_ids],
             )
     _queue_dispatch()
 

@@ -12,11 +12,16 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
-    list_display = ("id", "service", "citizen", "status", "created_at", "expires_at")
+    list_display = (
+        "id", "service", "citizen", "status", "attempt", "created_at", "expires_at",
+    )
     list_filter = ("status", "service", "rule")
     search_fields = ("=citizen__snils", "citizen__last_name")
-    raw_id_fields = ("citizen", "event", "rule")
-    readonly_fields = ("created_at", "decided_at", "prefill")
+    raw_id_fields = ("citizen", "event", "rule", "rule_version")
+    readonly_fields = (
+        "created_at", "decided_at", "reminded_at", "prefill", "attempt",
+        "status_reason",
+    )
     date_hierarchy = "created_at"
 
 

@@ -27,6 +27,7 @@ class Offer(models.Model):
 
     class Status(models.TextChoices):
         OFFERED = "offered", _("предложено")
+        REMINDED = "reminded", _("напомнили")
         CONFIRMED = "confirmed", _("подтверждено")
         DECLINED = "declined", _("отклонено")
         EXPIRED = "expired", _("истекло")
@@ -53,6 +54,19 @@ class Offer(models.Model):
         related_name="offers",
         verbose_name=_("событие"),
     )
+    # The approved version of the rule that made the offer; the rule itself
+    # may have changed since.
+    rule_version = models.ForeignKey(
+        "events.RuleVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="offers",
+        verbose_name=_("версия правила"),
+    )
+    # 1 for the first offer of (citizen, rule, event), then 2, 3 ... for
+    # offers made again after a decline or expiry.
+    attempt = models.PositiveSmallIntegerField(_("попытка"), default=1, db_default=1)
     status = models.CharField(
         _("состояние"), max_length=16, choices=Status.choices, default=Status.OFFERED
     )
@@ -62,21 +76,64 @@ class Offer(models.Model):
     status_reason = models.TextField(_("причина"), blank=True, db_default="")
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     expires_at = models.DateTimeField(_("действует до"))
+    reminded_at = models.DateTimeField(_("напомнили"), null=True, blank=True)
     decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
+
+    OPEN = (Status.OFFERED, Status.REMINDED)
 
     class Meta:
         verbose_name = _("предложение")
         verbose_name_plural = _("предложения")
         ordering = ["-created_at"]
         constraints = [
+            # Each attempt once: two evaluations of one event never make two
+            # first offers, two re-offer runs never make two second ones.
             models.UniqueConstraint(
-                fields=["citizen", "rule", "event"], name="offer_once_per_rule_event"
-            )
+                fields=["citizen", "rule", "event", "attempt"],
+                name="offer_attempt_once",
+            ),
+            # And never two open offers for one (citizen, rule, event).
+            models.UniqueConstraint(
+                fields=["citizen", "rule", "event"],
+                condition=models.Q(status__in=["offered", "reminded"]),
+                name="offer_one_open_per_rule_event",
+            ),
         ]
         indexes = [models.Index(fields=["citizen", "status"])]
 
     def __str__(self) -> str:
         return f"{self.service} — {self.get_status_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class ServiceOptOut(models.Model):
+    """A citizen does not want offers of one service."""
+
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.CASCADE,
+        related_name="service_opt_outs",
+        verbose_name=_("гражданин"),
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", verbose_name=_("услуга")
+    )
+    created_at = models.DateTimeField(_("когда"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("отказ от услуги")
+        verbose_name_plural = _("отказы от услуг")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["citizen", "service"], name="service_opt_out_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.service)
 
 
 class Application(models.Model):

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "simple_history",
     "cabinet",
     "consents",
     "events",
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cabinet.middleware.NoStoreForPersonalPagesMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "proactive_portal.urls"
@@ -156,6 +158,18 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {
         "task": "notifications.sweep_outbox",
         "schedule": timedelta(minutes=1),
+    },
+    # Time and age triggers are "daily in the citizen's own time zone":
+    # running hourly reaches each region soon after its local midnight, and
+    # every run is idempotent (database constraints), so extra runs or a
+    # missed one change nothing.
+    "daily-triggers": {
+        "task": "events.daily_triggers",
+        "schedule": timedelta(hours=1),
+    },
+    "offer-lifecycle": {
+        "task": "events.offer_lifecycle",
+        "schedule": timedelta(hours=1),
     },
 }
 

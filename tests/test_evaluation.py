@@ -130,9 +130,14 @@ def test_evaluation_is_set_based_not_a_loop_over_events(import_births):
 
 
 def test_an_inactive_or_expired_rule_offers_nothing(import_births):
-    TriggerRule.objects.filter(code="maternity-capital-second-child").update(
-        valid_until="2020-01-01"
-    )
+    from events.services import approve_rule
+    from tests.factories import UserFactory
+
+    rule = TriggerRule.objects.get(code="maternity-capital-second-child")
+    rule.valid_until = "2020-01-01"
+    rule.changed_by = UserFactory(username="author")
+    rule.save()
+    approve_rule(rule.pk, UserFactory(username="approver"))
     mother = CitizenFactory(consenting=True)
     summary = import_births([birth("B1", mother.snils)])
     assert evaluate_batch(summary["batch_id"]) == 0
