@@ -30,16 +30,19 @@ def test_a_second_child_offers_the_consenting_mother_maternity_capital(import_bi
 
     offer = Offer.objects.get(citizen=mother)
     assert offer.service.code == "maternity-capital"
-    assert offer.rule.code == "maternity-capital-second-child"
+    assert offer.rule.code == "maternity-capital-since-2020"
     assert offer.prefill["applicant_last_name"] == mother.last_name
     assert offer.prefill["applicant_snils"] == mother.snils
     assert offer.prefill["child_first_name"] == "Фёдор"
     assert offer.prefill["birth_order"] == "2"
 
 
-def test_a_first_child_with_an_act_offers_nothing(import_births):
+def test_a_first_child_born_before_2020_with_an_act_offers_nothing(import_births):
     mother = CitizenFactory(consenting=True)
-    summary = import_births([birth("B1", mother.snils, birth_order="1")])
+    summary = import_births(
+        [birth("B1", mother.snils, birth_order="1", child_birth_date="2019-06-01",
+               act_date="2019-06-05")]
+    )
     assert evaluate_batch(summary["batch_id"]) == 0
     assert not Offer.objects.exists()
 
@@ -132,6 +135,9 @@ def test_evaluation_is_set_based_not_a_loop_over_events(import_births):
 def test_an_inactive_or_expired_rule_offers_nothing(import_births):
     TriggerRule.objects.filter(code="maternity-capital-second-child").update(
         valid_until="2020-01-01"
+    )
+    TriggerRule.objects.filter(code="maternity-capital-since-2020").update(
+        is_active=False
     )
     mother = CitizenFactory(consenting=True)
     summary = import_births([birth("B1", mother.snils)])
