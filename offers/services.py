@@ -233,14 +233,20 @@ class ApplicationError(Exception):
 
 
 def _transition(
-    application_id: int, to: str, *, actor=None, note: str = ""
+    application_id: int,
+    to: str,
+    *,
+    actor=None,
+    note: str = "",
+    only_from: tuple[str, ...] = (),
 ) -> tuple[Application, ApplicationStatusChange]:
     application = (
         Application.objects.select_for_update(of=("self",))
         .select_related("citizen", "service")
         .get(pk=application_id)
     )
-    if to not in TRANSITIONS[application.status]:
+    allowed = to in TRANSITIONS[application.status]
+    if not allowed or (only_from and application.status not in only_from):
         raise ApplicationError(
             f"application {application.pk} is {application.status}, cannot become {to}"
         )
@@ -271,7 +277,11 @@ def _notify_change(application: Application, change: ApplicationStatusChange) ->
 @transaction.atomic
 def take_into_review(application_id: int, *, actor=None, note: str = "") -> Application:
     application, change = _transition(
-        application_id, Status.IN_REVIEW, actor=actor, note=note
+        application_id,
+        Status.IN_REVIEW,
+        actor=actor,
+        note=note,
+        only_from=(Status.SUBMITTED,),
     )
     _notify_change(application, change)
     return application
@@ -337,6 +347,7 @@ def receive_document(application_id: int, *, actor=None, note: str = "") -> Appl
         Status.IN_REVIEW,
         actor=actor,
         note=note or "Документы получены",
+        only_from=(Status.DOCUMENTS_REQUESTED,),
     )
     DocumentRequest.objects.filter(
         application=application, received_at__isnull=True
