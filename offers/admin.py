@@ -1,5 +1,6 @@
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
@@ -28,7 +29,14 @@ Status = Application.Status
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("title", "code", "agency", "processing_days", "auto_decide", "is_active")
+    list_display = (
+        "title",
+        "code",
+        "agency",
+        "processing_days",
+        "auto_decide",
+        "is_active",
+    )
     list_filter = ("is_active", "auto_decide", "agency")
     search_fields = ("title", "code")
 
@@ -213,7 +221,10 @@ class ApplicationAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if application is not None:
             extra_context["official_actions"] = [
-                (reverse("admin:offers_application_act", args=[application.pk, key]), a.label)
+                (
+                    reverse("admin:offers_application_act", args=[application.pk, key]),
+                    a.label,
+                )
                 for key, a in ACTIONS.items()
                 if a.allowed(application.status)
             ]
@@ -235,7 +246,9 @@ class ApplicationAdmin(admin.ModelAdmin):
             except services.ApplicationError:
                 self.message_user(
                     request,
-                    _("Это действие сейчас невозможно: состояние заявления изменилось."),
+                    _(
+                        "Это действие сейчас невозможно: состояние заявления изменилось."
+                    ),
                     messages.ERROR,
                 )
             else:
@@ -256,7 +269,9 @@ class ApplicationAdmin(admin.ModelAdmin):
             "change_url": change_url,
             "title": f"{official_action.label}: № {application.number}",
         }
-        return TemplateResponse(request, "admin/offers/application/action.html", context)
+        return TemplateResponse(
+            request, "admin/offers/application/action.html", context
+        )
 
     def _bulk(self, request, queryset, run, label):
         done, refused = 0, 0
@@ -308,4 +323,6 @@ class TakeUpFunnelAdmin(admin.ModelAdmin):
             "title": _("Воронка проактивных услуг"),
             "report": funnel.build_report(),
         }
-        return TemplateResponse(request, "admin/offers/takeupfunnel/funnel.html", context)
+        return TemplateResponse(
+            request, "admin/offers/takeupfunnel/funnel.html", context
+        )

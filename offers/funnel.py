@@ -153,7 +153,14 @@ def _channel_steps() -> dict[int, list[dict]]:
     result: dict[int, list[dict]] = {}
     with connection.cursor() as cursor:
         cursor.execute(_CHANNELS_SQL, params)
-        for rule_id, channel, notified, opened, confirmed, completed in cursor.fetchall():
+        for (
+            rule_id,
+            channel,
+            notified,
+            opened,
+            confirmed,
+            completed,
+        ) in cursor.fetchall():
             row = Row(
                 str(channels.get(channel, channel)),
                 {
@@ -187,9 +194,12 @@ def event_counts(rule) -> dict[str, int]:
         detected=Count("id"),
         unknown=Count("id", filter=held & Q(citizen__isnull=True)),
         deceased=Count(
-            "id", filter=held & Q(citizen__isnull=False, citizen__death_date__isnull=False)
+            "id",
+            filter=held & Q(citizen__isnull=False, citizen__death_date__isnull=False),
         ),
-        proactive_off=Count("id", filter=held & alive & Q(citizen__proactive_mode=False)),
+        proactive_off=Count(
+            "id", filter=held & alive & Q(citizen__proactive_mode=False)
+        ),
         no_consent=Count("id", filter=held & reachable & Q(consenting=False)),
         other=Count("id", filter=held & reachable & Q(consenting=True)),
     )

@@ -7,9 +7,8 @@ offer is written in the same statement that finds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import Case, Expression, F, Q, TextField, Value, When
 from django.db.models.fields.json import KT

@@ -365,7 +365,9 @@ def complete_application(
     application, change = _transition(
         application_id, Status.COMPLETED, actor=actor, note=note
     )
-    kind = kind or RESULT_KINDS.get(application.service.code, ResultDocument.Kind.DECISION)
+    code = application.service.code
+    default_kind = RESULT_KINDS.get(code, ResultDocument.Kind.DECISION)
+    kind = kind or default_kind
     document = _issue_document(application, kind)
     _notify_change(application, change)
     return document
@@ -420,7 +422,8 @@ def auto_decide_application(application_id: int) -> str:
             .select_related("service", "offer__event")
             .get(pk=application_id)
         )
-        if not application.service.auto_decide or application.status != Status.SUBMITTED:
+        waiting = application.status == Status.SUBMITTED
+        if not application.service.auto_decide or not waiting:
             return application.status
         decidable, failures = run_checks(application)
         if not decidable:

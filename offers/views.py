@@ -20,7 +20,9 @@ class VerifyForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         if upload and upload.size > MAX_PDF_BYTES:
-            raise forms.ValidationError(_("Файл слишком большой для документа портала."))
+            raise forms.ValidationError(
+                _("Файл слишком большой для документа портала.")
+            )
         return upload
 
 

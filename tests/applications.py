@@ -26,8 +26,11 @@ def import_births(write_csv, rows, name="births.csv"):
 
 
 def maternity_offer(write_csv, citizen, record_id="B1", **birth_fields) -> Offer:
-    import_births(write_csv, [birth(record_id, citizen.snils, **birth_fields)],
-                  name=f"{record_id}.csv")
+    import_births(
+        write_csv,
+        [birth(record_id, citizen.snils, **birth_fields)],
+        name=f"{record_id}.csv",
+    )
     return Offer.objects.get(
         citizen=citizen, event__record_id=record_id, service__code="maternity-capital"
     )

@@ -84,7 +84,9 @@ def test_an_official_approves_then_completes_from_the_application_page(
     assert document.kind == "certificate"
 
     keys = set(status_notifications(application).values_list("object_key", "channel"))
-    change_ids = application.history.exclude(status="submitted").values_list("pk", flat=True)
+    change_ids = application.history.exclude(status="submitted").values_list(
+        "pk", flat=True
+    )
     assert keys == {
         (f"status_change:{pk}", channel)
         for pk in change_ids
@@ -110,7 +112,10 @@ def test_the_citizen_is_told_of_each_step_in_the_cabinet_and_by_sms(
     assert "одобрено" in cabinet[0]
     assert "оказана. Документ-результат доступен в личном кабинете" in cabinet[1]
     sms = status_notifications(application).filter(channel="sms").order_by("id").first()
-    assert sms.body == f"Заявление № {application.number}: одобрено. Подробнее в личном кабинете"
+    assert (
+        sms.body
+        == f"Заявление № {application.number}: одобрено. Подробнее в личном кабинете"
+    )
     assert anna.last_name not in sms.body
 
 
@@ -125,7 +130,12 @@ def test_a_rejection_needs_a_reason_and_the_citizen_reads_it(
     assert application.status == Application.Status.SUBMITTED
     assert "Обязательное поле" in response.content.decode()
 
-    act(admin_client, application, "reject", reason="Сертификат уже выдан на первого ребёнка")
+    act(
+        admin_client,
+        application,
+        "reject",
+        reason="Сертификат уже выдан на первого ребёнка",
+    )
     application.refresh_from_db()
     assert application.status == Application.Status.REJECTED
     assert application.history.last().note == "Сертификат уже выдан на первого ребёнка"
@@ -158,7 +168,9 @@ def test_an_illegal_transition_is_refused_and_changes_nothing(
         "reject": lambda: services.reject_application(
             application.pk, actor=official, reason="нет права"
         ),
-        "complete": lambda: services.complete_application(application.pk, actor=official),
+        "complete": lambda: services.complete_application(
+            application.pk, actor=official
+        ),
         "request-document": lambda: services.request_document(
             application.pk,
             actor=official,
@@ -221,10 +233,14 @@ def test_a_requested_document_is_told_and_reminded_once_before_its_deadline(
         )
         assert "до 11.12.2026" in mail.outbox[0].body
 
-    with time_machine.travel(datetime.datetime(2026, 12, 7, 9, 0, tzinfo=MSK), tick=False):
+    with time_machine.travel(
+        datetime.datetime(2026, 12, 7, 9, 0, tzinfo=MSK), tick=False
+    ):
         assert services.remind_document_deadlines() == 0
 
-    with time_machine.travel(datetime.datetime(2026, 12, 8, 9, 0, tzinfo=MSK), tick=False):
+    with time_machine.travel(
+        datetime.datetime(2026, 12, 8, 9, 0, tzinfo=MSK), tick=False
+    ):
         assert services.remind_document_deadlines() == 1
         assert services.remind_document_deadlines() == 0
         mail.outbox.clear()
@@ -278,7 +294,9 @@ def test_the_queue_lists_by_service_with_overdue_applications_marked(
         url = reverse("admin:offers_application_changelist")
         service = Service.objects.get(code="maternity-capital")
 
-        page = admin_client.get(url, {"service__id__exact": service.pk}).content.decode()
+        page = admin_client.get(
+            url, {"service__id__exact": service.pk}
+        ).content.decode()
         overdue = admin_client.get(url, {"queue": "overdue"}).content.decode()
 
     assert page.index(late.number) < page.index(fresh.number)  # soonest due first

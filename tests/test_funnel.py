@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from notifications.services import dispatch_pending
 from offers import funnel, services
+from offers.models import Offer
 from tests.applications import PASSWORD, import_births
 from tests.factories import CitizenFactory
 from tests.helpers import birth
-from offers.models import Offer
 
 pytestmark = pytest.mark.django_db
 RULE = "maternity-capital-since-2020"
@@ -86,14 +86,22 @@ def test_the_funnel_per_channel_and_per_service(known_data_set):
 
     channels = {c.label: c.counts for c in rule_item(report, RULE)["channels"]}
     expected = {"notified": 3, "opened": 2, "confirmed": 1, "completed": 1}
-    assert channels == {"личный кабинет": expected, "электронная почта": expected,
-                        "SMS": expected}
+    assert channels == {
+        "личный кабинет": expected,
+        "электронная почта": expected,
+        "SMS": expected,
+    }
 
-    service = next(s for s in report.services if s.label == "Материнский (семейный) капитал")
+    service = next(
+        s for s in report.services if s.label == "Материнский (семейный) капитал"
+    )
     assert service.counts["offers"] == 3 and service.counts["completed"] == 1
     assert service.held_back["no_consent"] == 1
     # The pre-2020 version matches none of these 2026 births.
-    assert rule_item(report, "maternity-capital-second-child")["row"].counts["detected"] == 0
+    assert (
+        rule_item(report, "maternity-capital-second-child")["row"].counts["detected"]
+        == 0
+    )
 
 
 def test_the_funnel_page_is_linked_from_the_admin_index_and_draws_charts(
@@ -105,7 +113,9 @@ def test_the_funnel_page_is_linked_from_the_admin_index_and_draws_charts(
     page = admin_client.get(url).content.decode()
 
     section = page[page.index("Материнский капитал: ребёнок, рождённый с 2020") :]
-    counts = re.findall(r'data-step="(\w+)"><td>[^<]*</td><td class="count">(\d+)', section)
+    counts = re.findall(
+        r'data-step="(\w+)"><td>[^<]*</td><td class="count">(\d+)', section
+    )
     assert counts[:6] == [
         ("detected", "7"),
         ("offers", "3"),
@@ -114,7 +124,11 @@ def test_the_funnel_page_is_linked_from_the_admin_index_and_draws_charts(
         ("confirmed", "1"),
         ("completed", "1"),
     ]
-    assert '<tr data-reason="no_consent"><td>нет действующего согласия</td><td class="count">1' in section
+    assert (
+        '<tr data-reason="no_consent"><td>нет действующего согласия</td>'
+        '<td class="count">1'
+        in section
+    )
     assert "<svg" in page and "<rect" in page
     assert "http://" not in page.split("<body")[1].replace("http://www.w3.org", "")
 

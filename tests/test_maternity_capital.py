@@ -29,8 +29,15 @@ def test_the_birth_date_decides_the_version_of_the_rule(
 
     import_births(
         write_csv,
-        [birth("B1", mother.snils, birth_order=order, child_birth_date=born,
-               act_date=born)],
+        [
+            birth(
+                "B1",
+                mother.snils,
+                birth_order=order,
+                child_birth_date=born,
+                act_date=born,
+            )
+        ],
     )
 
     offers = Offer.objects.filter(citizen=mother, service__code="maternity-capital")
@@ -56,8 +63,15 @@ def test_a_late_report_of_a_birth_before_2020_is_judged_by_the_old_law(write_csv
     mother = CitizenFactory(consenting=True)
     import_births(
         write_csv,
-        [birth("B1", mother.snils, birth_order="2", child_birth_date="2018-03-10",
-               act_date="2026-11-01")],
+        [
+            birth(
+                "B1",
+                mother.snils,
+                birth_order="2",
+                child_birth_date="2018-03-10",
+                act_date="2026-11-01",
+            )
+        ],
     )
     offer = Offer.objects.get(citizen=mother)
     assert offer.rule.code == "maternity-capital-second-child"

@@ -38,7 +38,9 @@ def pdf_bytes(document) -> bytes:
 
 
 def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+    return "\n".join(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages
+    )
 
 
 def verify(client, code, upload=None):
@@ -79,15 +81,21 @@ def test_a_code_verifies_on_the_public_page_without_personal_data(certificate, a
 
 
 @pytest.mark.parametrize("alteration", ["one byte changed", "a revision appended"])
-def test_the_original_file_verifies_and_an_altered_one_does_not(certificate, alteration):
+def test_the_original_file_verifies_and_an_altered_one_does_not(
+    certificate, alteration
+):
     original = pdf_bytes(certificate)
     if alteration == "one byte changed":
         middle = len(original) // 2
-        altered = original[:middle] + bytes([original[middle] ^ 1]) + original[middle + 1 :]
+        altered = (
+            original[:middle] + bytes([original[middle] ^ 1]) + original[middle + 1 :]
+        )
     else:  # an incremental update: readers show the new revision
         altered = original + b"\n% edited\n%%EOF\n"
 
-    assert "Документ подлинный" in verify(Client(), certificate.verification_code, original)
+    assert "Документ подлинный" in verify(
+        Client(), certificate.verification_code, original
+    )
     page = verify(Client(), certificate.verification_code, altered)
     assert "Файл не совпадает с выданным документом" in page
     assert "Документ подлинный" not in page

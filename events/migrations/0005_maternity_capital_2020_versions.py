@@ -82,7 +82,9 @@ def remove_versions(apps, schema_editor):
     TriggerRule.objects.filter(code=SINCE_2020["code"], offers__isnull=True).delete()
     TriggerRule.objects.filter(code=BEFORE_2020["code"]).update(**OLD_BEFORE_2020)
     service = Service.objects.get(code="maternity-capital")
-    service.prefill_fields = [f for f in service.prefill_fields if f != "capital_amount"]
+    service.prefill_fields = [
+        f for f in service.prefill_fields if f != "capital_amount"
+    ]
     service.save(update_fields=["prefill_fields"])
 
 

@@ -2,121 +2,237 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import offers.models
 from django.conf import settings
 from django.db import migrations, models
 
+import offers.models
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cabinet', '0002_profilechange'),
-        ('offers', '0003_offer_status_reason'),
+        ("cabinet", "0002_profilechange"),
+        ("offers", "0003_offer_status_reason"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DocumentRequest',
+            name="DocumentRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('document', models.CharField(max_length=300, verbose_name='какой документ')),
-                ('due_on', models.DateField(verbose_name='представить до')),
-                ('requested_at', models.DateTimeField(auto_now_add=True, verbose_name='запрошен')),
-                ('reminded_at', models.DateTimeField(blank=True, null=True, verbose_name='напомнили')),
-                ('received_at', models.DateTimeField(blank=True, null=True, verbose_name='получен')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "document",
+                    models.CharField(max_length=300, verbose_name="какой документ"),
+                ),
+                ("due_on", models.DateField(verbose_name="представить до")),
+                (
+                    "requested_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="запрошен"),
+                ),
+                (
+                    "reminded_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="напомнили"
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="получен"),
+                ),
             ],
             options={
-                'verbose_name': 'запрос документа',
-                'verbose_name_plural': 'запросы документов',
-                'ordering': ['-requested_at'],
+                "verbose_name": "запрос документа",
+                "verbose_name_plural": "запросы документов",
+                "ordering": ["-requested_at"],
             },
         ),
         migrations.CreateModel(
-            name='ResultDocument',
+            name="ResultDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('certificate', 'сертификат на материнский капитал'), ('birth_certificate', 'свидетельство о рождении'), ('birth_extract', 'выписка о государственной регистрации'), ('pension_decision', 'решение о назначении пенсии'), ('payment_statement', 'справка о выплатах'), ('decision', 'решение по заявлению')], max_length=32, verbose_name='вид')),
-                ('file', models.FileField(max_length=300, storage=offers.models.result_storage, upload_to='', verbose_name='файл')),
-                ('sha256', models.CharField(max_length=64, verbose_name='SHA-256')),
-                ('verification_code', models.CharField(max_length=16, unique=True, verbose_name='код проверки')),
-                ('issued_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='выдан')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("certificate", "сертификат на материнский капитал"),
+                            ("birth_certificate", "свидетельство о рождении"),
+                            ("birth_extract", "выписка о государственной регистрации"),
+                            ("pension_decision", "решение о назначении пенсии"),
+                            ("payment_statement", "справка о выплатах"),
+                            ("decision", "решение по заявлению"),
+                        ],
+                        max_length=32,
+                        verbose_name="вид",
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=300,
+                        storage=offers.models.result_storage,
+                        upload_to="",
+                        verbose_name="файл",
+                    ),
+                ),
+                ("sha256", models.CharField(max_length=64, verbose_name="SHA-256")),
+                (
+                    "verification_code",
+                    models.CharField(
+                        max_length=16, unique=True, verbose_name="код проверки"
+                    ),
+                ),
+                (
+                    "issued_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="выдан"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'документ-результат',
-                'verbose_name_plural': 'документы-результаты',
-                'ordering': ['-issued_at', '-id'],
+                "verbose_name": "документ-результат",
+                "verbose_name_plural": "документы-результаты",
+                "ordering": ["-issued_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TakeUpFunnel',
-            fields=[
-            ],
+            name="TakeUpFunnel",
+            fields=[],
             options={
-                'verbose_name': 'воронка проактивных услуг',
-                'verbose_name_plural': 'воронка проактивных услуг',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "воронка проактивных услуг",
+                "verbose_name_plural": "воронка проактивных услуг",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('offers.offer',),
+            bases=("offers.offer",),
         ),
         migrations.AddField(
-            model_name='application',
-            name='due_on',
-            field=models.DateField(blank=True, null=True, verbose_name='срок решения'),
+            model_name="application",
+            name="due_on",
+            field=models.DateField(blank=True, null=True, verbose_name="срок решения"),
         ),
         migrations.AddField(
-            model_name='applicationstatuschange',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='application_status_changes', to=settings.AUTH_USER_MODEL, verbose_name='сотрудник'),
+            model_name="applicationstatuschange",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="application_status_changes",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="сотрудник",
+            ),
         ),
         migrations.AddField(
-            model_name='offer',
-            name='opened_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='открыто'),
+            model_name="offer",
+            name="opened_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="открыто"),
         ),
         migrations.AddField(
-            model_name='service',
-            name='auto_decide',
-            field=models.BooleanField(db_default=False, default=False, verbose_name='решать автоматически'),
+            model_name="service",
+            name="auto_decide",
+            field=models.BooleanField(
+                db_default=False, default=False, verbose_name="решать автоматически"
+            ),
         ),
         migrations.AddField(
-            model_name='service',
-            name='processing_days',
-            field=models.PositiveIntegerField(db_default=10, default=10, verbose_name='срок рассмотрения, дней'),
+            model_name="service",
+            name="processing_days",
+            field=models.PositiveIntegerField(
+                db_default=10, default=10, verbose_name="срок рассмотрения, дней"
+            ),
         ),
         migrations.AlterField(
-            model_name='application',
-            name='status',
-            field=models.CharField(choices=[('submitted', 'подано'), ('in_review', 'на рассмотрении'), ('documents_requested', 'запрошены документы'), ('approved', 'одобрено'), ('rejected', 'отказано'), ('completed', 'исполнено')], default='submitted', max_length=24, verbose_name='состояние'),
+            model_name="application",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "подано"),
+                    ("in_review", "на рассмотрении"),
+                    ("documents_requested", "запрошены документы"),
+                    ("approved", "одобрено"),
+                    ("rejected", "отказано"),
+                    ("completed", "исполнено"),
+                ],
+                default="submitted",
+                max_length=24,
+                verbose_name="состояние",
+            ),
         ),
         migrations.AlterField(
-            model_name='applicationstatuschange',
-            name='status',
-            field=models.CharField(choices=[('submitted', 'подано'), ('in_review', 'на рассмотрении'), ('documents_requested', 'запрошены документы'), ('approved', 'одобрено'), ('rejected', 'отказано'), ('completed', 'исполнено')], max_length=24, verbose_name='состояние'),
+            model_name="applicationstatuschange",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "подано"),
+                    ("in_review", "на рассмотрении"),
+                    ("documents_requested", "запрошены документы"),
+                    ("approved", "одобрено"),
+                    ("rejected", "отказано"),
+                    ("completed", "исполнено"),
+                ],
+                max_length=24,
+                verbose_name="состояние",
+            ),
         ),
         migrations.AddIndex(
-            model_name='application',
-            index=models.Index(fields=['service', 'status', 'due_on'], name='offers_appl_service_75a3a6_idx'),
+            model_name="application",
+            index=models.Index(
+                fields=["service", "status", "due_on"],
+                name="offers_appl_service_75a3a6_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='documentrequest',
-            name='application',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='document_requests', to='offers.application', verbose_name='заявление'),
+            model_name="documentrequest",
+            name="application",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="document_requests",
+                to="offers.application",
+                verbose_name="заявление",
+            ),
         ),
         migrations.AddField(
-            model_name='documentrequest',
-            name='status_change',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='document_request', to='offers.applicationstatuschange', verbose_name='изменение состояния'),
+            model_name="documentrequest",
+            name="status_change",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="document_request",
+                to="offers.applicationstatuschange",
+                verbose_name="изменение состояния",
+            ),
         ),
         migrations.AddField(
-            model_name='resultdocument',
-            name='application',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='result_documents', to='offers.application', verbose_name='заявление'),
+            model_name="resultdocument",
+            name="application",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="result_documents",
+                to="offers.application",
+                verbose_name="заявление",
+            ),
         ),
         migrations.AddIndex(
-            model_name='documentrequest',
-            index=models.Index(fields=['received_at', 'reminded_at', 'due_on'], name='offers_docu_receive_21d247_idx'),
+            model_name="documentrequest",
+            index=models.Index(
+                fields=["received_at", "reminded_at", "due_on"],
+                name="offers_docu_receive_21d247_idx",
+            ),
         ),
     ]
