@@ -116,6 +116,8 @@ def _humanize(value: datetime.timedelta | None) -> str:
     if value is None:
         return ""
     minutes = int(value.total_seconds() // 60)
+    if minutes < 1:
+        return "меньше минуты"
     if minutes < 60:
         return f"{minutes} мин"
     if minutes < 48 * 60:

@@ -9,6 +9,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -445,7 +446,9 @@ def _pdf_lines(application: Application, kind: str) -> list[tuple[str, str]]:
         ("Получатель", application.citizen.full_name),
     ]
     if kind == ResultDocument.Kind.CERTIFICATE and data.get("capital_amount"):
-        lines.append(("Размер капитала", f"{data['capital_amount']} руб."))
+        amount = f"{Decimal(data['capital_amount']):,.2f}"
+        amount = amount.replace(",", "\u00a0").replace(".", ",")
+        lines.append(("Размер капитала", f"{amount} руб."))
     child = " ".join(
         data.get(key, "") for key in ("child_last_name", "child_first_name")
     ).strip()

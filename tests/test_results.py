@@ -59,7 +59,7 @@ def test_the_pdf_carries_its_code_and_its_hash_is_recorded(certificate):
     assert certificate.verification_code_display in text
     assert "Сертификат на материнский капитал" in text
     assert "Смирнова Анна" in text
-    assert "616617.00 руб." in text  # a second child born in 2026
+    assert "616 617,00 руб." in text.replace("\u00a0", " ")  # a second child, 2026
 
 
 def test_the_pdf_is_stored_outside_static_and_media(certificate):
