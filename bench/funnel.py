@@ -42,7 +42,10 @@ def write_dumps(folder: Path, births: int) -> tuple[Path, Path]:
     from tests.helpers import BIRTHS_HEADER, POPULATION_HEADER, birth, person
 
     population, births_path = folder / "population.csv", folder / "births.csv"
-    with open(population, "w", newline="") as p, open(births_path, "w", newline="") as b:
+    with (
+        open(population, "w", newline="") as p,
+        open(births_path, "w", newline="") as b,
+    ):
         people, events = csv.writer(p, delimiter=";"), csv.writer(b, delimiter=";")
         people.writerow(POPULATION_HEADER)
         events.writerow(BIRTHS_HEADER)
@@ -75,7 +78,8 @@ def move_along_the_funnel() -> None:
                 status, data, submitted_at, updated_at, due_on)
             SELECT id, citizen_id, service_id, 'BENCH-' || id,
                    CASE WHEN id % 10 = 0 THEN 'completed' ELSE 'submitted' END,
-                   prefill, decided_at, decided_at, (decided_at + interval '10 days')::date
+                   prefill, decided_at, decided_at,
+                   (decided_at + interval '10 days')::date
             FROM offers_offer WHERE status = 'confirmed'
             """
         )
@@ -94,7 +98,9 @@ def per_offer_counts(rule) -> dict[str, int]:
     from notifications.models import Notification
     from offers.models import Application, Offer
 
-    counts = dict.fromkeys(("offers", "notified", "opened", "confirmed", "completed"), 0)
+    counts = dict.fromkeys(
+        ("offers", "notified", "opened", "confirmed", "completed"), 0
+    )
     for offer in Offer.objects.filter(rule=rule):
         counts["offers"] += 1
         sent = Notification.objects.filter(
@@ -121,6 +127,13 @@ def main() -> None:
         run(args)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not os.environ.get("DATABASE_URL"):
+            from django.conf import settings
+
+            from proactive_portal import embedded
+
+            connection.close()
+            embedded.stop(Path(settings.DATA_DIR))
 
 
 def run(args) -> None:
@@ -143,7 +156,9 @@ def run(args) -> None:
                 valid_until=django.utils.timezone.now()
                 + django.utils.timezone.timedelta(days=365),
             )
-            for pk in Citizen.objects.values_list("pk", flat=True)[: args.births * 9 // 10]
+            for pk in Citizen.objects.values_list("pk", flat=True)[
+                : args.births * 9 // 10
+            ]
         )
         started = time.perf_counter()
         summary = import_registry("births", births)
@@ -179,7 +194,9 @@ def run(args) -> None:
     started = time.perf_counter()
     for document in documents:
         with document.file.open("rb") as handle:
-            assert services.verify_document(document.verification_code, handle.read()).genuine
+            assert services.verify_document(
+                document.verification_code, handle.read()
+            ).genuine
     verify_seconds = time.perf_counter() - started
 
     figures = {

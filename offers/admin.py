@@ -5,6 +5,7 @@ from typing import Any
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Min, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -193,6 +194,22 @@ class ApplicationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        """Above the list: each service's queue, open and overdue, as links."""
+        today = timezone.localdate()
+        queues = (
+            Application.objects.filter(status__in=Application.OPEN_STATUSES)
+            .values("service_id", "service__title")
+            .annotate(
+                open=Count("id"),
+                overdue=Count("id", filter=Q(due_on__lt=today)),
+                next_due=Min("due_on"),
+            )
+            .order_by("service__title")
+        )
+        extra_context = {**(extra_context or {}), "service_queues": queues}
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description=_("срок решения"), ordering="due_on")
     def due(self, application):
         if application.due_on is None:
@@ -244,11 +261,11 @@ class ApplicationAdmin(admin.ModelAdmin):
             try:
                 official_action.run(application.pk, request.user, form.cleaned_data)
             except services.ApplicationError:
+                application.refresh_from_db(fields=["status"])
+                message = _("Это действие сейчас невозможно: заявление «%(status)s».")
                 self.message_user(
                     request,
-                    _(
-                        "Это действие сейчас невозможно: состояние заявления изменилось."
-                    ),
+                    message % {"status": application.get_status_display()},
                     messages.ERROR,
                 )
             else:

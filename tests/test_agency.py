@@ -303,6 +303,11 @@ def test_the_queue_lists_by_service_with_overdue_applications_marked(
     assert "12.11.2026 (просрочено)" in page
     assert "30.11.2026" in page and "30.11.2026 (просрочено)" not in page
     assert late.number in overdue and fresh.number not in overdue
+    start = page.index("Очереди по услугам")
+    queues = page[start : page.index("</table>", start)]
+    assert "Материнский (семейный) капитал" in queues
+    assert f"?service__id__exact={service.pk}&amp;queue=overdue" in queues
+    assert "12.11.2026" in queues  # the nearest due date
 
 
 def test_bulk_approval_reports_what_it_could_not_do(admin_client, write_csv, anna):
@@ -368,3 +373,13 @@ def test_a_service_without_auto_decide_waits_for_an_official(write_csv, anna):
     application = submitted_application(write_csv, anna)
     assert services.auto_decide_application(application.pk) == "submitted"
     assert application.history.count() == 1
+
+
+def test_the_beat_schedule_names_the_reminder_task_on_a_served_queue(settings):
+    from proactive_portal.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["remind-document-deadlines"]
+
+    assert entry["task"] in app.tasks
+    assert settings.CELERY_TASK_ROUTES["offers.*"]["queue"] in settings.PORTAL_QUEUES
