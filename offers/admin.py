@@ -256,8 +256,9 @@ class ApplicationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         change_url = reverse("admin:offers_application_change", args=[application.pk])
 
-        form = official_action.form(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        posted = request.method == "POST"
+        form = official_action.form(request.POST) if posted else official_action.form()
+        if posted and form.is_valid():
             try:
                 official_action.run(application.pk, request.user, form.cleaned_data)
             except services.ApplicationError:

@@ -383,3 +383,17 @@ def test_the_beat_schedule_names_the_reminder_task_on_a_served_queue(settings):
 
     assert entry["task"] in app.tasks
     assert settings.CELERY_TASK_ROUTES["offers.*"]["queue"] in settings.PORTAL_QUEUES
+
+
+def test_opening_an_action_page_shows_its_form_and_changes_nothing(
+    admin_client, write_csv, anna
+):
+    application = submitted_application(write_csv, anna)
+    url = reverse("admin:offers_application_act", args=[application.pk, "reject"])
+
+    page = admin_client.get(url).content.decode()
+
+    assert "Причина отказа (её увидит гражданин)" in page
+    application.refresh_from_db()
+    assert application.status == Application.Status.SUBMITTED
+    assert admin_client.get(url.replace("reject", "vanish")).status_code == 404
