@@ -18,6 +18,7 @@ urlpatterns = [
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer-decline"),
     path("applications/", views.application_list, name="applications"),
     path("applications/<int:pk>/", views.application_detail, name="application-detail"),
+    path("documents/<int:pk>/", views.result_document, name="result-document"),
     path("notifications/", views.notification_list, name="notifications"),
     path(
         "notifications/<int:pk>/read/",

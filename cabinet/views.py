@@ -6,7 +6,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from notifications import services as notification_services
 from notifications.models import Notification
 from offers import services as offer_services
-from offers.models import Application, Offer
+from offers.models import Application, Offer, ResultDocument
 from offers.prefill import rows_for
 
 
@@ -50,6 +50,7 @@ def offer_detail(request, citizen, pk):
     offer = get_object_or_404(
         citizen.offers.select_related("service", "rule", "event"), pk=pk
     )
+    offer_services.mark_offer_opened(citizen, offer.pk)
     return render(
         request,
         "cabinet/offer_detail.html",
@@ -114,8 +115,23 @@ def application_detail(request, citizen, pk):
             "citizen": citizen,
             "application": application,
             "history": application.history.all(),
+            "documents": application.result_documents.all(),
             "fields": rows_for(application.data, application.service.prefill_fields),
         },
+    )
+
+
+@citizen_required
+def result_document(request, citizen, pk):
+    """The citizen's own result PDF; anyone else's id answers 404."""
+    document = get_object_or_404(
+        ResultDocument.objects.filter(application__citizen=citizen), pk=pk
+    )
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{document.kind}-{document.verification_code}.pdf",
+        content_type="application/pdf",
     )
 
 

@@ -65,11 +65,18 @@ def notify_offers(kind: str, offer_ids: list[int]) -> None:
     _queue_dispatch()
 
 
-def notify(citizen, kind: str, *, offer=None, application=None) -> list[Notification]:
-    """Outbox rows for one change concerning one citizen."""
-    if application is not None:
+def notify(
+    citizen, kind: str, *, offer=None, application=None, object_key: str = ""
+) -> list[Notification]:
+    """Outbox rows for one change concerning one citizen.
+
+    ``object_key`` names the change when one application has several of
+    the same kind (each status change: ``status_change:<id>``, each
+    deadline reminder: ``document_request:<id>``); the unique constraint on
+    (kind, object_key, channel) then keeps each one once."""
+    if not object_key and application is not None:
         object_key = f"application:{application.pk}"
-    else:
+    elif not object_key:
         object_key = f"offer:{offer.pk}"
     channels = [Channel.CABINET]
     if citizen.email:
@@ -93,6 +100,23 @@ def notify(citizen, kind: str, *, offer=None, application=None) -> list[Notifica
     return created
 
 
+def _named_objects(object_key: str) -> dict:
+    """The change an object key names, for the templates: what a status
+    change said (a reason, a requested document) is read when the row is
+    rendered, not copied into it."""
+    from offers.models import ApplicationStatusChange, DocumentRequest
+
+    prefix, _, pk = object_key.partition(":")
+    if prefix == "status_change" and pk.isdigit():
+        change = ApplicationStatusChange.objects.filter(pk=pk).first()
+        request = DocumentRequest.objects.filter(status_change_id=pk).first()
+        return {"status_change": change, "document_request": request}
+    if prefix == "document_request" and pk.isdigit():
+        request = DocumentRequest.objects.filter(pk=pk).first()
+        return {"document_request": request, "is_reminder": True}
+    return {}
+
+
 def render(notification: Notification) -> tuple[str, str, str]:
     """(subject, text body, html body) of a notification."""
     context = {
@@ -101,6 +125,7 @@ def render(notification: Notification) -> tuple[str, str, str]:
         "offer": notification.offer,
         "application": notification.application,
         "base_url": settings.PORTAL_BASE_URL,
+        **_named_objects(notification.object_key),
     }
     base = f"notifications/{notification.kind}"
     subject = render_to_string(f"{base}/subject.txt", context).strip()

@@ -1,12 +1,44 @@
-from django.contrib import admin
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from .models import Application, ApplicationStatusChange, Offer, Service
+from django import forms as django_forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Min, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from . import forms, funnel, services
+from .models import (
+    Application,
+    ApplicationStatusChange,
+    DocumentRequest,
+    Offer,
+    ResultDocument,
+    Service,
+    TakeUpFunnel,
+)
+
+Status = Application.Status
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("title", "code", "agency", "is_active")
-    list_filter = ("is_active", "agency")
+    list_display = (
+        "title",
+        "code",
+        "agency",
+        "processing_days",
+        "auto_decide",
+        "is_active",
+    )
+    list_filter = ("is_active", "auto_decide", "agency")
     search_fields = ("title", "code")
 
 
@@ -19,24 +51,301 @@ class OfferAdmin(admin.ModelAdmin):
     search_fields = ("=citizen__snils", "citizen__last_name")
     raw_id_fields = ("citizen", "event", "rule", "rule_version")
     readonly_fields = (
-        "created_at", "decided_at", "reminded_at", "prefill", "attempt",
-        "status_reason",
+        "created_at", "decided_at", "reminded_at", "opened_at", "prefill",
+        "attempt", "status_reason",
     )
     date_hierarchy = "created_at"
 
 
 class StatusChangeInline(admin.TabularInline):
     model = ApplicationStatusChange
-    fields = ("changed_at", "status", "note")
-    readonly_fields = ("changed_at",)
+    fields = ("changed_at", "status", "note", "actor")
+    readonly_fields = fields
     extra = 0
+    can_delete = False
+    max_num = 0
+
+
+class DocumentRequestInline(admin.TabularInline):
+    model = DocumentRequest
+    fields = ("document", "due_on", "requested_at", "reminded_at", "received_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+class ResultDocumentInline(admin.TabularInline):
+    model = ResultDocument
+    fields = ("kind", "verification_code", "sha256", "issued_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = _("очередь")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("open", _("в работе")),
+            ("overdue", _("просроченные")),
+            ("closed", _("завершённые")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(status__in=Application.OPEN_STATUSES)
+        if self.value() == "overdue":
+            return queryset.filter(
+                status__in=Application.OPEN_STATUSES, due_on__lt=timezone.localdate()
+            )
+        if self.value() == "closed":
+            return queryset.exclude(status__in=Application.OPEN_STATUSES)
+        return queryset
+
+
+@dataclass(frozen=True)
+class OfficialAction:
+    """One thing an official can do to an application from its page."""
+
+    label: str
+    form: type[django_forms.Form]
+    run: Callable[[int, Any, dict], Any]
+    allowed: Callable[[str], bool]
+
+
+def _to(status: str) -> Callable[[str], bool]:
+    return lambda current: status in services.APPLICATION_TRANSITIONS[current]
+
+
+ACTIONS: dict[str, OfficialAction] = {
+    "review": OfficialAction(
+        _("Взять в работу"),
+        forms.NoteForm,
+        lambda pk, actor, data: services.take_into_review(
+            pk, actor=actor, note=data["note"]
+        ),
+        lambda current: current == Status.SUBMITTED,
+    ),
+    "approve": OfficialAction(
+        _("Одобрить"),
+        forms.NoteForm,
+        lambda pk, actor, data: services.approve_application(
+            pk, actor=actor, note=data["note"]
+        ),
+        _to(Status.APPROVED),
+    ),
+    "reject": OfficialAction(
+        _("Отказать"),
+        forms.RejectForm,
+        lambda pk, actor, data: services.reject_application(
+            pk, actor=actor, reason=data["reason"]
+        ),
+        _to(Status.REJECTED),
+    ),
+    "request-document": OfficialAction(
+        _("Запросить документ"),
+        forms.RequestDocumentForm,
+        lambda pk, actor, data: services.request_document(
+            pk, actor=actor, document=data["document"], due_on=data["due_on"]
+        ),
+        _to(Status.DOCUMENTS_REQUESTED),
+    ),
+    "receive-document": OfficialAction(
+        _("Документы получены"),
+        forms.NoteForm,
+        lambda pk, actor, data: services.receive_document(
+            pk, actor=actor, note=data["note"]
+        ),
+        lambda current: current == Status.DOCUMENTS_REQUESTED,
+    ),
+    "complete": OfficialAction(
+        _("Исполнить и выдать результат"),
+        forms.CompleteForm,
+        lambda pk, actor, data: services.complete_application(
+            pk, actor=actor, kind=data["kind"], note=data["note"]
+        ),
+        _to(Status.COMPLETED),
+    ),
+}
 
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ("number", "service", "citizen", "status", "submitted_at")
-    list_filter = ("status", "service")
+    """The agency's queue: filter by service, soonest due first, overdue
+    ones marked; each application's page offers the allowed actions."""
+
+    list_display = ("number", "service", "status", "due", "submitted_at", "citizen")
+    list_filter = (QueueFilter, "service", "status")
+    list_select_related = ("service", "citizen")
     search_fields = ("=number", "=citizen__snils", "citizen__last_name")
+    ordering = ("due_on", "submitted_at")
     raw_id_fields = ("citizen", "offer")
-    readonly_fields = ("submitted_at", "updated_at", "data")
-    inlines = [StatusChangeInline]
+    readonly_fields = (
+        "number",
+        "service",
+        "status",
+        "due_on",
+        "submitted_at",
+        "updated_at",
+        "data",
+    )
+    inlines = [DocumentRequestInline, ResultDocumentInline, StatusChangeInline]
+    actions = ["approve_selected", "complete_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        """Above the list: each service's queue, open and overdue, as links."""
+        today = timezone.localdate()
+        queues = (
+            Application.objects.filter(status__in=Application.OPEN_STATUSES)
+            .values("service_id", "service__title")
+            .annotate(
+                open=Count("id"),
+                overdue=Count("id", filter=Q(due_on__lt=today)),
+                next_due=Min("due_on"),
+            )
+            .order_by("service__title")
+        )
+        extra_context = {**(extra_context or {}), "service_queues": queues}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("срок решения"), ordering="due_on")
+    def due(self, application):
+        if application.due_on is None:
+            return "—"
+        text = f"{application.due_on:%d.%m.%Y}"
+        if application.is_overdue:
+            return format_html(
+                '<strong class="overdue" style="color:#a11c1c">{} ({})</strong>',
+                text,
+                _("просрочено"),
+            )
+        return text
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:object_id>/act/<slug:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="offers_application_act",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        application = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if application is not None:
+            extra_context["official_actions"] = [
+                (
+                    reverse("admin:offers_application_act", args=[application.pk, key]),
+                    a.label,
+                )
+                for key, a in ACTIONS.items()
+                if a.allowed(application.status)
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def action_view(self, request, object_id, action):
+        official_action = ACTIONS.get(action)
+        if official_action is None:
+            raise Http404("no such action")
+        application = get_object_or_404(Application, pk=object_id)
+        if not self.has_change_permission(request, application):
+            raise PermissionDenied
+        change_url = reverse("admin:offers_application_change", args=[application.pk])
+
+        posted = request.method == "POST"
+        form = official_action.form(request.POST) if posted else official_action.form()
+        if posted and form.is_valid():
+            try:
+                official_action.run(application.pk, request.user, form.cleaned_data)
+            except services.ApplicationError:
+                application.refresh_from_db(fields=["status"])
+                message = _("Это действие сейчас невозможно: заявление «%(status)s».")
+                self.message_user(
+                    request,
+                    message % {"status": application.get_status_display()},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("Заявление № %(number)s: %(action)s — готово.")
+                    % {"number": application.number, "action": official_action.label},
+                    messages.SUCCESS,
+                )
+            return redirect(change_url)
+
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "application": application,
+            "action_label": official_action.label,
+            "form": form,
+            "change_url": change_url,
+            "title": f"{official_action.label}: № {application.number}",
+        }
+        return TemplateResponse(
+            request, "admin/offers/application/action.html", context
+        )
+
+    def _bulk(self, request, queryset, run, label):
+        done, refused = 0, 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                run(pk, actor=request.user)
+            except services.ApplicationError:
+                refused += 1
+            else:
+                done += 1
+        self.message_user(
+            request,
+            _("%(label)s: выполнено %(done)d, невозможно %(refused)d.")
+            % {"label": label, "done": done, "refused": refused},
+            messages.SUCCESS if not refused else messages.WARNING,
+        )
+
+    @admin.action(description=_("Одобрить выбранные заявления"))
+    def approve_selected(self, request, queryset):
+        self._bulk(request, queryset, services.approve_application, _("Одобрение"))
+
+    @admin.action(description=_("Исполнить выбранные и выдать результаты"))
+    def complete_selected(self, request, queryset):
+        self._bulk(request, queryset, services.complete_application, _("Исполнение"))
+
+
+@admin.register(TakeUpFunnel)
+class TakeUpFunnelAdmin(admin.ModelAdmin):
+    """The take-up funnel: a page, not a list of rows."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("offers.view_offer")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Воронка проактивных услуг"),
+            "report": funnel.build_report(),
+        }
+        return TemplateResponse(
+            request, "admin/offers/takeupfunnel/funnel.html", context
+        )

@@ -1,4 +1,9 @@
+import secrets
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,6 +17,16 @@ class Service(models.Model):
     # Keys of offers.prefill.PREFILL_FIELDS, in the order the form shows them.
     prefill_fields = models.JSONField(_("предзаполняемые поля"), default=list)
     is_active = models.BooleanField(_("доступна"), default=True)
+    # The legal term for the agency's decision, in calendar days from
+    # submission; an application's due date is computed from it.
+    processing_days = models.PositiveIntegerField(
+        _("срок рассмотрения, дней"), default=10, db_default=10
+    )
+    # Decide without an official when every check registered for the service
+    # (offers.checks) passes; otherwise the application waits in the queue.
+    auto_decide = models.BooleanField(
+        _("решать автоматически"), default=False, db_default=False
+    )
 
     class Meta:
         verbose_name = _("услуга")
@@ -78,6 +93,8 @@ class Offer(models.Model):
     expires_at = models.DateTimeField(_("действует до"))
     reminded_at = models.DateTimeField(_("напомнили"), null=True, blank=True)
     decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
+    # When the citizen first opened the offer's page: a step of the funnel.
+    opened_at = models.DateTimeField(_("открыто"), null=True, blank=True)
 
     OPEN = (Status.OFFERED, Status.REMINDED)
 
@@ -142,6 +159,7 @@ class Application(models.Model):
     class Status(models.TextChoices):
         SUBMITTED = "submitted", _("подано")
         IN_REVIEW = "in_review", _("на рассмотрении")
+        DOCUMENTS_REQUESTED = "documents_requested", _("запрошены документы")
         APPROVED = "approved", _("одобрено")
         REJECTED = "rejected", _("отказано")
         COMPLETED = "completed", _("исполнено")
@@ -167,21 +185,40 @@ class Application(models.Model):
     number = models.CharField(_("номер"), max_length=32, unique=True)
     status = models.CharField(
         _("состояние"),
-        max_length=16,
+        max_length=24,
         choices=Status.choices,
         default=Status.SUBMITTED,
     )
     data = models.JSONField(_("данные заявления"))
     submitted_at = models.DateTimeField(_("подано"), auto_now_add=True)
     updated_at = models.DateTimeField(_("изменено"), auto_now=True)
+    # Submission date plus the service's processing days; empty only for
+    # applications submitted before due dates existed.
+    due_on = models.DateField(_("срок решения"), null=True, blank=True)
+
+    OPEN_STATUSES = (
+        Status.SUBMITTED,
+        Status.IN_REVIEW,
+        Status.DOCUMENTS_REQUESTED,
+        Status.APPROVED,
+    )
 
     class Meta:
         verbose_name = _("заявление")
         verbose_name_plural = _("заявления")
         ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["service", "status", "due_on"])]
 
     def __str__(self) -> str:
         return f"№ {self.number}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.due_on is not None
+            and self.status in self.OPEN_STATUSES
+            and self.due_on < timezone.localdate()
+        )
 
 
 class ApplicationStatusChange(models.Model):
@@ -189,10 +226,20 @@ class ApplicationStatusChange(models.Model):
         Application, on_delete=models.CASCADE, related_name="history"
     )
     status = models.CharField(
-        _("состояние"), max_length=16, choices=Application.Status.choices
+        _("состояние"), max_length=24, choices=Application.Status.choices
     )
     note = models.TextField(_("комментарий"), blank=True)
     changed_at = models.DateTimeField(_("когда"), auto_now_add=True)
+    # The official who acted; empty for the citizen's own steps and for
+    # automatic decisions. PROTECT: an audit trail outlives no account.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="application_status_changes",
+        verbose_name=_("сотрудник"),
+    )
 
     class Meta:
         verbose_name = _("изменение состояния")
@@ -201,3 +248,103 @@ class ApplicationStatusChange(models.Model):
 
     def __str__(self) -> str:
         return self.get_status_display()
+
+
+class DocumentRequest(models.Model):
+    """A document the agency asked the citizen for, with a deadline."""
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="document_requests",
+        verbose_name=_("заявление"),
+    )
+    status_change = models.OneToOneField(
+        ApplicationStatusChange,
+        on_delete=models.CASCADE,
+        related_name="document_request",
+        verbose_name=_("изменение состояния"),
+    )
+    document = models.CharField(_("какой документ"), max_length=300)
+    due_on = models.DateField(_("представить до"))
+    requested_at = models.DateTimeField(_("запрошен"), auto_now_add=True)
+    reminded_at = models.DateTimeField(_("напомнили"), null=True, blank=True)
+    received_at = models.DateTimeField(_("получен"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("запрос документа")
+        verbose_name_plural = _("запросы документов")
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["received_at", "reminded_at", "due_on"])]
+
+    def __str__(self) -> str:
+        return self.document
+
+
+def result_storage() -> FileSystemStorage:
+    """Result PDFs live outside MEDIA and STATIC: no URL serves them, only
+    the cabinet's view for their owner. A callable keeps the path out of
+    migrations."""
+    return FileSystemStorage(location=settings.RESULT_DOCUMENTS_DIR, base_url=None)
+
+
+# Crockford-like alphabet: no 0/O, 1/I/L, so a code read off paper is typed
+# right. 16 characters of 32 symbols are 80 bits: not guessable.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 16
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+class ResultDocument(models.Model):
+    """The agency's result as a PDF, verifiable by its code and hash."""
+
+    class Kind(models.TextChoices):
+        CERTIFICATE = "certificate", _("сертификат на материнский капитал")
+        BIRTH_CERTIFICATE = "birth_certificate", _("свидетельство о рождении")
+        BIRTH_EXTRACT = "birth_extract", _("выписка о государственной регистрации")
+        PENSION_DECISION = "pension_decision", _("решение о назначении пенсии")
+        PAYMENT_STATEMENT = "payment_statement", _("справка о выплатах")
+        DECISION = "decision", _("решение по заявлению")
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="result_documents",
+        verbose_name=_("заявление"),
+    )
+    kind = models.CharField(_("вид"), max_length=32, choices=Kind.choices)
+    file = models.FileField(_("файл"), storage=result_storage, max_length=300)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    verification_code = models.CharField(
+        _("код проверки"), max_length=CODE_LENGTH, unique=True
+    )
+    issued_at = models.DateTimeField(_("выдан"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("документ-результат")
+        verbose_name_plural = _("документы-результаты")
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.verification_code_display}"
+
+    @property
+    def verification_code_display(self) -> str:
+        code = self.verification_code
+        return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+class TakeUpFunnel(Offer):
+    """No table: the admin entry of the take-up funnel page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("воронка проактивных услуг")
+        verbose_name_plural = _("воронка проактивных услуг")

@@ -7,12 +7,12 @@ offer is written in the same statement that finds it.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
-from django.db.models import Expression, F
+from django.db.models import Case, Expression, F, Q, TextField, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
-from django.db.models import TextField
 from django.utils.translation import gettext_lazy as _
 
 
@@ -25,6 +25,24 @@ class PrefillField:
 
 POPULATION = _("Реестр населения")
 BIRTHS = _("ЕГР ЗАГС / роддом")
+MATERNITY_LAW = _("Федеральный закон № 256-ФЗ")
+
+# The maternity capital amount set by the law for the child's birth date,
+# in roubles. Since 2020-01-01 (Federal Law 35-FZ of 01.03.2020 amending
+# 256-FZ) the first child gives the right; a second child born since then
+# gives the larger amount when no certificate was issued for the first. The
+# top-up for holders of an earlier certificate and the yearly indexation are
+# the agency's to compute, not the offer's.
+LAW_CHANGE = datetime.date(2020, 1, 1)
+CAPITAL_BEFORE_2020 = "453026.00"
+CAPITAL_FIRST_CHILD_2020 = "466617.00"
+CAPITAL_SECOND_CHILD_2020 = "616617.00"
+CAPITAL_AMOUNT = Case(
+    When(occurred_on__lt=LAW_CHANGE, then=Value(CAPITAL_BEFORE_2020)),
+    When(Q(data__birth_order=1), then=Value(CAPITAL_FIRST_CHILD_2020)),
+    default=Value(CAPITAL_SECOND_CHILD_2020),
+    output_field=TextField(),
+)
 
 
 def _citizen(name: str) -> Expression:
@@ -67,6 +85,9 @@ PREFILL_FIELDS: dict[str, PrefillField] = {
     "place_of_birth": PrefillField(_("Место рождения"), BIRTHS, KT("data__place_of_birth")),
     "act_number": PrefillField(_("Номер записи акта"), BIRTHS, KT("data__act_number")),
     "act_date": PrefillField(_("Дата записи акта"), BIRTHS, KT("data__act_date")),
+    "capital_amount": PrefillField(
+        _("Размер материнского капитала, руб."), MATERNITY_LAW, CAPITAL_AMOUNT
+    ),
 }
 
 

@@ -3,9 +3,16 @@ notifications it causes in the same transaction."""
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import (
     DateField,
@@ -26,7 +33,17 @@ from consents.models import active_consent_exists
 from notifications import services as notification_services
 from notifications.models import Notification
 
-from .models import Application, ApplicationStatusChange, Offer, ServiceOptOut
+from . import pdf
+from .models import (
+    Application,
+    ApplicationStatusChange,
+    DocumentRequest,
+    Offer,
+    ResultDocument,
+    ServiceOptOut,
+    new_verification_code,
+    normalize_code,
+)
 from .prefill import PREFILL_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -37,7 +54,7 @@ class OfferError(Exception):
 
 
 # The lifecycle: which state may go to which. Everything else is refused.
-TRANSITIONS: dict[str, set[str]] = {
+OFFER_TRANSITIONS: dict[str, set[str]] = {
     Offer.Status.OFFERED: {
         Offer.Status.REMINDED,
         Offer.Status.CONFIRMED,
@@ -61,7 +78,7 @@ EXPIRED_REASON = "Срок подтверждения истёк"
 
 
 def _check_transition(offer: Offer, target: str) -> None:
-    if target not in TRANSITIONS[offer.status]:
+    if target not in OFFER_TRANSITIONS[offer.status]:
         raise OfferError(f"offer {offer.pk} is {offer.status}, cannot become {target}")
 
 
@@ -367,6 +384,7 @@ def accept_offer(citizen, offer_id: int) -> Application:
         service=offer.service,
         number=_next_application_number(offer),
         data=offer.prefill,
+        due_on=timezone.localdate() + timedelta(days=offer.service.processing_days),
     )
     ApplicationStatusChange.objects.create(
         application=application,
@@ -378,8 +396,20 @@ def accept_offer(citizen, offer_id: int) -> Application:
         Notification.Kind.APPLICATION_SUBMITTED,
         application=application,
     )
+    if offer.service.auto_decide:
+        from .tasks import auto_decide
+
+        transaction.on_commit(lambda: auto_decide.delay(application.pk))
     logger.info("offer accepted offer=%s application=%s", offer.pk, application.pk)
     return application
+
+
+def mark_offer_opened(citizen, offer_id: int) -> None:
+    """The citizen opened the offer's page: the first time is kept, for the
+    take-up funnel. A single conditional UPDATE, so it is safe to repeat."""
+    Offer.objects.filter(pk=offer_id, citizen=citizen, opened_at__isnull=True).update(
+        opened_at=timezone.now()
+    )
 
 
 @transaction.atomic
@@ -405,3 +435,324 @@ def withdraw_open_offers(citizen_ids: list[int], reason: str) -> int:
     )
     logger.info("offers withdrawn count=%d", count)
     return count
+
+
+# The agency's side. Every verb locks the application, refuses a transition
+# the lifecycle does not allow, records who acted, and writes the citizen's
+# notification in the same transaction.
+
+Status = Application.Status
+
+APPLICATION_TRANSITIONS: dict[str, set[str]] = {
+    Status.SUBMITTED: {
+        Status.IN_REVIEW,
+        Status.APPROVED,
+        Status.REJECTED,
+        Status.DOCUMENTS_REQUESTED,
+    },
+    Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED, Status.DOCUMENTS_REQUESTED},
+    Status.DOCUMENTS_REQUESTED: {Status.IN_REVIEW, Status.REJECTED},
+    Status.APPROVED: {Status.COMPLETED},
+    Status.REJECTED: set(),
+    Status.COMPLETED: set(),
+}
+
+# What the agency issues when a service's application is completed.
+RESULT_KINDS = {
+    "maternity-capital": ResultDocument.Kind.CERTIFICATE,
+    "birth-registration": ResultDocument.Kind.BIRTH_CERTIFICATE,
+    "disability-pension": ResultDocument.Kind.PENSION_DECISION,
+}
+
+
+class ApplicationError(Exception):
+    """The application cannot make this transition; the message says why."""
+
+
+def _transition(
+    application_id: int,
+    to: str,
+    *,
+    actor=None,
+    note: str = "",
+    only_from: tuple[str, ...] = (),
+) -> tuple[Application, ApplicationStatusChange]:
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("citizen", "service")
+        .get(pk=application_id)
+    )
+    allowed = to in APPLICATION_TRANSITIONS[application.status]
+    if not allowed or (only_from and application.status not in only_from):
+        raise ApplicationError(
+            f"application {application.pk} is {application.status}, cannot become {to}"
+        )
+    application.status = to
+    application.save(update_fields=["status", "updated_at"])
+    change = ApplicationStatusChange.objects.create(
+        application=application, status=to, note=note, actor=actor
+    )
+    return application, change
+
+
+def _notify_change(application: Application, change: ApplicationStatusChange) -> None:
+    notification_services.notify(
+        application.citizen,
+        Notification.Kind.APPLICATION_STATUS,
+        application=application,
+        object_key=f"status_change:{change.pk}",
+    )
+    logger.info(
+        "application status application=%s status=%s change=%s actor=%s",
+        application.pk,
+        change.status,
+        change.pk,
+        change.actor_id,
+    )
+
+
+@transaction.atomic
+def take_into_review(application_id: int, *, actor=None, note: str = "") -> Application:
+    application, change = _transition(
+        application_id,
+        Status.IN_REVIEW,
+        actor=actor,
+        note=note,
+        only_from=(Status.SUBMITTED,),
+    )
+    _notify_change(application, change)
+    return application
+
+
+@transaction.atomic
+def approve_application(
+    application_id: int, *, actor=None, note: str = ""
+) -> Application:
+    application, change = _transition(
+        application_id, Status.APPROVED, actor=actor, note=note
+    )
+    _notify_change(application, change)
+    return application
+
+
+@transaction.atomic
+def reject_application(application_id: int, *, actor=None, reason: str) -> Application:
+    """Refuse the application; the reason is told to the citizen."""
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError("a rejection needs a reason")
+    application, change = _transition(
+        application_id, Status.REJECTED, actor=actor, note=reason
+    )
+    _notify_change(application, change)
+    return application
+
+
+@transaction.atomic
+def request_document(
+    application_id: int,
+    *,
+    actor=None,
+    document: str,
+    due_on: datetime.date,
+) -> DocumentRequest:
+    """Ask the citizen for a document by a date; a reminder follows
+    ``DOCUMENT_REMINDER_DAYS`` before it (see ``remind_document_deadlines``)."""
+    document = document.strip()
+    if not document:
+        raise ApplicationError("name the document to request")
+    if due_on <= timezone.localdate():
+        raise ApplicationError("the deadline must be after today")
+    application, change = _transition(
+        application_id,
+        Status.DOCUMENTS_REQUESTED,
+        actor=actor,
+        note=f"{document} — до {due_on:%d.%m.%Y}",
+    )
+    request = DocumentRequest.objects.create(
+        application=application, status_change=change, document=document, due_on=due_on
+    )
+    _notify_change(application, change)
+    return request
+
+
+@transaction.atomic
+def receive_document(application_id: int, *, actor=None, note: str = "") -> Application:
+    """The requested document arrived: the application is reviewed again."""
+    application, change = _transition(
+        application_id,
+        Status.IN_REVIEW,
+        actor=actor,
+        note=note or "Документы получены",
+        only_from=(Status.DOCUMENTS_REQUESTED,),
+    )
+    DocumentRequest.objects.filter(
+        application=application, received_at__isnull=True
+    ).update(received_at=timezone.now())
+    _notify_change(application, change)
+    return application
+
+
+@transaction.atomic
+def complete_application(
+    application_id: int, *, actor=None, kind: str = "", note: str = ""
+) -> ResultDocument:
+    """The agency delivers the result: the application is completed and its
+    result document issued as a verifiable PDF."""
+    application, change = _transition(
+        application_id, Status.COMPLETED, actor=actor, note=note
+    )
+    code = application.service.code
+    default_kind = RESULT_KINDS.get(code, ResultDocument.Kind.DECISION)
+    kind = kind or default_kind
+    document = _issue_document(application, kind)
+    _notify_change(application, change)
+    return document
+
+
+def remind_document_deadlines(today: datetime.date | None = None) -> int:
+    """Remind once, ``DOCUMENT_REMINDER_DAYS`` ahead, of each requested
+    document still awaited; return how many reminders were written.
+
+    The notification's key names the request, so the outbox constraint
+    keeps a reminder once even if two beats overlap."""
+    today = today or timezone.localdate()
+    horizon = today + timedelta(days=settings.DOCUMENT_REMINDER_DAYS)
+    reminded = 0
+    with transaction.atomic():
+        requests = (
+            DocumentRequest.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("application__citizen")
+            .filter(
+                received_at__isnull=True,
+                reminded_at__isnull=True,
+                due_on__gte=today,
+                due_on__lte=horizon,
+                application__status=Status.DOCUMENTS_REQUESTED,
+            )
+        )
+        for request in requests:
+            notification_services.notify(
+                request.application.citizen,
+                Notification.Kind.APPLICATION_STATUS,
+                application=request.application,
+                object_key=f"document_request:{request.pk}",
+            )
+            request.reminded_at = timezone.now()
+            request.save(update_fields=["reminded_at"])
+            reminded += 1
+    if reminded:
+        logger.info("document deadline reminders count=%d", reminded)
+    return reminded
+
+
+def auto_decide_application(application_id: int) -> str:
+    """Decide an application without an official when its service allows
+    it and every registered check passes: approve, then complete with the
+    result. Otherwise it goes to the officials' queue, with the failed
+    checks in the note. Returns the resulting status."""
+    from .checks import run_checks
+
+    with transaction.atomic():
+        application = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("service", "offer__event")
+            .get(pk=application_id)
+        )
+        waiting = application.status == Status.SUBMITTED
+        if not application.service.auto_decide or not waiting:
+            return application.status
+        decidable, failures = run_checks(application)
+        if not decidable:
+            note = "; ".join(failures) or "автоматических проверок для услуги нет"
+            take_into_review(application.pk, note=f"Нужна проверка сотрудником: {note}")
+            return Status.IN_REVIEW
+        approve_application(
+            application.pk, note="Решение принято автоматически: проверки пройдены"
+        )
+        complete_application(application.pk, note="Результат выдан автоматически")
+        return Status.COMPLETED
+
+
+def _pdf_lines(application: Application, kind: str) -> list[tuple[str, str]]:
+    data = application.data
+    lines = [
+        ("Услуга", application.service.title),
+        ("Заявление", f"№ {application.number}"),
+        ("Получатель", application.citizen.full_name),
+    ]
+    if kind == ResultDocument.Kind.CERTIFICATE and data.get("capital_amount"):
+        amount = f"{Decimal(data['capital_amount']):,.2f}"
+        amount = amount.replace(",", "\u00a0").replace(".", ",")
+        lines.append(("Размер капитала", f"{amount} руб."))
+    child = " ".join(
+        data.get(key, "") for key in ("child_last_name", "child_first_name")
+    ).strip()
+    if child:
+        lines.append(("Ребёнок", child))
+    return lines
+
+
+def _issue_document(application: Application, kind: str) -> ResultDocument:
+    """Draw the PDF, store it, and record its hash and code.
+
+    The file is written before the row: if the transaction then rolls back,
+    an orphan file is left that nothing points at, never a row without its
+    file."""
+    code = new_verification_code()
+    issued_at = timezone.now()
+    document = ResultDocument(
+        application=application, kind=kind, verification_code=code, issued_at=issued_at
+    )
+    content = pdf.PdfContent(
+        title=document.get_kind_display().capitalize(),
+        agency=application.service.agency,
+        lines=_pdf_lines(application, kind),
+        verification_code=document.verification_code_display,
+        verify_url=f"{settings.PORTAL_BASE_URL}/verify/",
+        issued_on=f"{timezone.localtime(issued_at):%d.%m.%Y}",
+    )
+    data = pdf.render(content)
+    document.sha256 = hashlib.sha256(data).hexdigest()
+    document.file.save(f"{application.pk}/{code}.pdf", ContentFile(data), save=False)
+    document.save()
+    logger.info(
+        "result document issued application=%s document=%s kind=%s",
+        application.pk,
+        document.pk,
+        kind,
+    )
+    return document
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer of the public check. ``document`` is set only when the
+    code is known; the page shows of it only service, kind and date."""
+
+    outcome: str  # "genuine", "altered" or "unknown"
+    document: ResultDocument | None = None
+
+    @property
+    def genuine(self) -> bool:
+        return self.outcome == "genuine"
+
+
+def verify_document(code: str, pdf_bytes: bytes | None = None) -> Verification:
+    """Check a verification code and, when given, the PDF's own bytes: a
+    file whose SHA-256 differs from the issued one is not genuine."""
+    normalized = normalize_code(code)
+    document = (
+        ResultDocument.objects.select_related("application__service")
+        .filter(verification_code=normalized)
+        .first()
+        if normalized
+        else None
+    )
+    if document is None:
+        return Verification("unknown")
+    if pdf_bytes is not None:
+        digest = hashlib.sha256(pdf_bytes).hexdigest()
+        if not hmac.compare_digest(digest, document.sha256):
+            return Verification("altered", document)
+    return Verification("genuine", document)

@@ -147,6 +147,9 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 CELERY_TASK_ROUTES = {
     "events.*": {"queue": "events"},
     "notifications.*": {"queue": "notifications"},
+    # Application lifecycle work is short and rare: it shares the events
+    # queue rather than needing a worker of its own.
+    "offers.*": {"queue": "events"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -171,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.offer_lifecycle",
         "schedule": timedelta(hours=1),
     },
+    "remind-document-deadlines": {
+        "task": "offers.remind_document_deadlines",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # Email: SMTP from the environment. The demo writes messages to files.
@@ -192,6 +199,15 @@ SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms
 
 # Registry import: where rejected-row reports are written.
 IMPORT_REPORT_DIR = Path(env("IMPORT_REPORT_DIR", default=str(DATA_DIR / "reports")))
+
+# Result PDFs: outside STATIC_ROOT and any MEDIA path; only the owner's
+# cabinet view reads them.
+RESULT_DOCUMENTS_DIR = Path(
+    env("RESULT_DOCUMENTS_DIR", default=str(DATA_DIR / "results"))
+)
+# How many days before a requested document's deadline the citizen is
+# reminded.
+DOCUMENT_REMINDER_DAYS = env.int("DOCUMENT_REMINDER_DAYS", default=3)
 
 PORTAL_DEMO = env.bool("PORTAL_DEMO", default=False)
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

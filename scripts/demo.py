@@ -142,7 +142,7 @@ Portal is running. Stop it with Ctrl-C.
 
   Demo logins (password for all: demo-password-2026):
     anna      — Анна Смирнова: a maternity capital offer (second child)
-    elena     — Елена Кузнецова: a birth registration offer (no act yet)
+    elena     — Елена Кузнецова: birth registration (no act yet), maternity capital (first child)
     dmitry    — Дмитрий Кузнецов: the same birth, as the father
     olga      — Ольга Соколова: maternity capital (third child)
     official  — an official, for the admin

@@ -56,4 +56,5 @@ def test_giving_consent_queues_the_evaluation_for_the_citizen(celery_worker):
     offer = wait_until(
         lambda: Offer.objects.filter(citizen=mother).first(), what="catch-up offer"
     )
-    assert offer.rule.code == "maternity-capital-second-child"
+    # A birth since 2020 falls under the law as amended by 35-FZ.
+    assert offer.rule.code == "maternity-capital-since-2020"

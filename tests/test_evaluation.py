@@ -30,16 +30,19 @@ def test_a_second_child_offers_the_consenting_mother_maternity_capital(import_bi
 
     offer = Offer.objects.get(citizen=mother)
     assert offer.service.code == "maternity-capital"
-    assert offer.rule.code == "maternity-capital-second-child"
+    assert offer.rule.code == "maternity-capital-since-2020"
     assert offer.prefill["applicant_last_name"] == mother.last_name
     assert offer.prefill["applicant_snils"] == mother.snils
     assert offer.prefill["child_first_name"] == "Фёдор"
     assert offer.prefill["birth_order"] == "2"
 
 
-def test_a_first_child_with_an_act_offers_nothing(import_births):
+def test_a_first_child_born_before_2020_with_an_act_offers_nothing(import_births):
     mother = CitizenFactory(consenting=True)
-    summary = import_births([birth("B1", mother.snils, birth_order="1")])
+    summary = import_births(
+        [birth("B1", mother.snils, birth_order="1", child_birth_date="2019-06-01",
+               act_date="2019-06-05")]
+    )
     assert evaluate_batch(summary["batch_id"]) == 0
     assert not Offer.objects.exists()
 
@@ -133,11 +136,17 @@ def test_an_inactive_or_expired_rule_offers_nothing(import_births):
     from events.services import approve_rule
     from tests.factories import UserFactory
 
-    rule = TriggerRule.objects.get(code="maternity-capital-second-child")
-    rule.valid_until = "2020-01-01"
-    rule.changed_by = UserFactory(username="author")
-    rule.save()
-    approve_rule(rule.pk, UserFactory(username="approver"))
+    author, approver = UserFactory(username="author"), UserFactory(username="approver")
+    old = TriggerRule.objects.get(code="maternity-capital-second-child")
+    old.valid_until = "2020-01-01"
+    old.changed_by = author
+    old.save()
+    approve_rule(old.pk, approver)
+    new = TriggerRule.objects.get(code="maternity-capital-since-2020")
+    new.is_active = False
+    new.changed_by = author
+    new.save()
+    approve_rule(new.pk, approver)
     mother = CitizenFactory(consenting=True)
     summary = import_births([birth("B1", mother.snils)])
     assert evaluate_batch(summary["batch_id"]) == 0

@@ -77,3 +77,30 @@ def test_the_outbox_sweeper_delivers_rows_a_lost_task_left_behind(
         lambda: Notification.objects.get(pk=lost.pk).status == "sent",
         what="the sweeper's dispatch",
     )
+
+
+def test_an_auto_deciding_service_completes_through_the_worker(celery_worker, write_csv):
+    from offers.models import Application, Service
+    from offers.services import accept_offer
+
+    Service.objects.filter(code="maternity-capital").update(auto_decide=True)
+    mother = CitizenFactory(consenting=True, first_name="Вера")
+    path = write_csv("births.csv", BIRTHS_HEADER, [birth("W1", mother.snils)])
+    call_command("import_registry", "births", str(path), "--json")
+    offer = wait_until(
+        lambda: Offer.objects.filter(citizen=mother).first(), what="an offer"
+    )
+
+    application = accept_offer(mother, offer.pk)
+
+    wait_until(
+        lambda: Application.objects.filter(pk=application.pk, status="completed").exists(),
+        what="the automatic decision",
+    )
+    assert application.result_documents.get().kind == "certificate"
+    wait_until(
+        lambda: Notification.objects.filter(
+            application=application, kind="application_status", status="sent"
+        ).count() == 6,
+        what="delivery of the approval and completion notices",
+    )

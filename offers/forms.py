@@ -1,0 +1,44 @@
+"""The officials' forms for acting on an application in admin."""
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import ResultDocument
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("Комментарий"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Причина отказа (её увидит гражданин)"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class RequestDocumentForm(forms.Form):
+    document = forms.CharField(label=_("Какой документ нужен"), max_length=300)
+    due_on = forms.DateField(
+        label=_("Представить до"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_due_on(self):
+        due_on = self.cleaned_data["due_on"]
+        if due_on <= timezone.localdate():
+            raise forms.ValidationError(_("Срок должен быть позже сегодняшнего дня."))
+        return due_on
+
+
+class CompleteForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Документ-результат"),
+        choices=[("", _("по умолчанию для услуги")), *ResultDocument.Kind.choices],
+        required=False,
+    )
+    note = forms.CharField(
+        label=_("Комментарий"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
