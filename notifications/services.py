@@ -60,12 +60,18 @@ def notify_offers_created(offer_ids: list[int]) -> None:
     _queue_dispatch()
 
 
-def notify(citizen, kind: str, *, offer=None, application=None) -> list[Notification]:
-    """Outbox rows for one change concerning one citizen."""
+def notify(
+    citizen, kind: str, *, offer=None, application=None, object_key: str = ""
+) -> list[Notification]:
+    """Outbox rows for one change concerning one citizen. ``object_key``
+    names the object when it is neither an offer nor an application
+    ("consent:12")."""
     if application is not None:
         object_key = f"application:{application.pk}"
-    else:
+    elif offer is not None:
         object_key = f"offer:{offer.pk}"
+    elif not object_key:
+        raise ValueError("a notification needs an offer, an application or a key")
     channels = [Channel.CABINET]
     if citizen.email:
         channels.append(Channel.EMAIL)

@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import Application, ApplicationStatusChange, Offer, Service
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import (
+    Application,
+    ApplicationStatusChange,
+    Document,
+    Offer,
+    Service,
+    ServiceOptOut,
+)
 
 
 @admin.register(Service)
@@ -35,3 +45,33 @@ class ApplicationAdmin(admin.ModelAdmin):
     raw_id_fields = ("citizen", "offer")
     readonly_fields = ("submitted_at", "updated_at", "data")
     inlines = [StatusChangeInline]
+
+
+@admin.register(ServiceOptOut)
+class ServiceOptOutAdmin(admin.ModelAdmin):
+    list_display = ("citizen", "service", "created_at")
+    list_filter = ("service",)
+    raw_id_fields = ("citizen",)
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Read-only: the file opens through the cabinet's download view, which
+    checks the official's permission and second factor."""
+
+    list_display = ("id", "title", "content_type", "size", "uploaded_at", "download")
+    list_filter = ("content_type",)
+    raw_id_fields = ("citizen", "offer")
+    exclude = ("file",)
+    readonly_fields = (
+        "citizen", "offer", "title", "content_type", "size", "original_name",
+        "uploaded_at", "download",
+    )
+
+    @admin.display(description="файл")
+    def download(self, obj):
+        url = reverse("cabinet:document-download", args=[obj.pk])
+        return format_html('<a href="{}">скачать</a>', url)
+
+    def has_add_permission(self, request):
+        return False

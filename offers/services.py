@@ -7,7 +7,16 @@ import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, IntegerField, QuerySet, Value
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import JSONObject, Now
 from django.utils import timezone
 
@@ -15,7 +24,7 @@ from consents.models import active_consent_exists
 from notifications import services as notification_services
 from notifications.models import Notification
 
-from .models import Application, ApplicationStatusChange, Offer
+from .models import Application, ApplicationStatusChange, Offer, ServiceOptOut
 from .prefill import PREFILL_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -27,17 +36,24 @@ class OfferError(Exception):
 
 def eligible_events(rule, events: QuerySet) -> QuerySet:
     """Events of ``events`` that the rule may offer its service for: the
-    rule's conditions hold, the person is known, alive, in proactive mode
-    and holds an active consent."""
+    rule's conditions hold, the person is known, alive, in proactive mode,
+    holds an active consent and has not opted out of the rule's service."""
     from events.rules import compile_conditions
 
-    return events.filter(
-        compile_conditions(rule.conditions),
-        event_type=rule.event_type,
-        citizen__isnull=False,
-        citizen__proactive_mode=True,
-        citizen__death_date__isnull=True,
-    ).filter(active_consent_exists("citizen_id"))
+    opted_out = ServiceOptOut.objects.filter(
+        citizen_id=OuterRef("citizen_id"), service_id=rule.service_id
+    )
+    return (
+        events.filter(
+            compile_conditions(rule.conditions),
+            event_type=rule.event_type,
+            citizen__isnull=False,
+            citizen__proactive_mode=True,
+            citizen__death_date__isnull=True,
+        )
+        .filter(active_consent_exists("citizen_id"))
+        .exclude(Exists(opted_out))
+    )
 
 
 def create_offers(rule, events: QuerySet) -> list[int]:
@@ -109,8 +125,14 @@ def _next_application_number(offer: Offer) -> str:
 
 
 @transaction.atomic
-def accept_offer(citizen, offer_id: int) -> Application:
-    """The citizen confirms an offer: it becomes a submitted application."""
+def accept_offer(
+    citizen, offer_id: int, corrections: dict[str, str] | None = None
+) -> Application:
+    """The citizen confirms an offer: it becomes a submitted application.
+
+    ``corrections`` may change the values of the service's correctable
+    fields; any other key is ignored, so registry data stays as reported.
+    """
     offer = (
         Offer.objects.select_for_update()
         .select_related("service")
@@ -125,17 +147,26 @@ def accept_offer(citizen, offer_id: int) -> Application:
     offer.decided_at = timezone.now()
     offer.save(update_fields=["status", "decided_at"])
 
+    data = dict(offer.prefill)
+    corrected = []
+    for key in offer.service.correctable_fields:
+        value = (corrections or {}).get(key)
+        if value is not None and value.strip() and value.strip() != data.get(key):
+            data[key] = value.strip()[:200]
+            corrected.append(key)
+
     application = Application.objects.create(
         offer=offer,
         citizen=citizen,
         service=offer.service,
         number=_next_application_number(offer),
-        data=offer.prefill,
+        data=data,
     )
+    note = "Заявление подано по проактивному предложению"
+    if corrected:
+        note += "; исправлено гражданином: " + ", ".join(corrected)
     ApplicationStatusChange.objects.create(
-        application=application,
-        status=Application.Status.SUBMITTED,
-        note="Заявление подано по проактивному предложению",
+        application=application, status=Application.Status.SUBMITTED, note=note
     )
     notification_services.notify(
         citizen,

@@ -1,5 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+# Officials sign in to the admin with a password and a one-time code.
+admin.site.__class__ = OTPAdminSite
 
 admin.site.site_header = "Проактивный портал: сотрудники ведомств"
 admin.site.site_title = "Проактивный портал"

@@ -7,7 +7,7 @@ from django.urls import reverse
 from events.services import evaluate_batch
 from notifications.models import Notification
 from offers.models import Application, Offer
-from tests.factories import CitizenFactory
+from tests.factories import CitizenFactory, second_factor_code
 from tests.helpers import BIRTHS_HEADER, birth
 
 pytestmark = pytest.mark.django_db
@@ -33,11 +33,16 @@ def anna():
 
 
 def login(client, citizen):
+    """Password, then a one-time backup code: both factors, as a person
+    signs in."""
     response = client.post(
         reverse("cabinet:login"),
         {"username": citizen.user.username, "password": PASSWORD},
     )
     assert response.status_code == 302
+    token = second_factor_code(citizen.user)
+    response = client.post(reverse("cabinet:otp-verify"), {"token": token})
+    assert response.status_code == 302, response.content.decode()[:500]
     return client
 
 
@@ -121,8 +126,8 @@ def test_a_citizen_cannot_open_another_citizens_application(client, anna, offer_
 
 def test_confirming_needs_a_csrf_token(anna, offer_for):
     offer = offer_for(anna)
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(anna.user)
+    client = login(Client(enforce_csrf_checks=False), anna)
+    client.handler.enforce_csrf_checks = True
     response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
     assert response.status_code == 403
     assert not Application.objects.exists()
@@ -148,8 +153,11 @@ def test_the_inbox_lists_what_was_sent(client, anna, offer_for):
 
 
 def test_an_official_without_a_citizen_profile_has_no_cabinet(client, django_user_model):
-    django_user_model.objects.create_user("official", password=PASSWORD, is_staff=True)
-    client.login(username="official", password=PASSWORD)
+    official = django_user_model.objects.create_user(
+        "official", password=PASSWORD, is_staff=True
+    )
+    client.post(reverse("cabinet:login"), {"username": "official", "password": PASSWORD})
+    client.post(reverse("cabinet:otp-verify"), {"token": second_factor_code(official)})
     assert client.get(reverse("cabinet:dashboard")).status_code == 404
 
 
