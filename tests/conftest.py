@@ -41,6 +41,25 @@ def write_csv(tmp_path):
 
 
 @pytest.fixture
+def offer_for(write_csv, run_import):
+    """Import a second birth for ``citizen`` and evaluate: their offer."""
+    from events.services import evaluate_batch
+    from offers.models import Offer
+    from tests.helpers import BIRTHS_HEADER, birth
+
+    def make(citizen, record_id="B1", service="maternity-capital", **overrides):
+        row = birth(record_id, citizen.snils, **overrides)
+        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [row])
+        summary = run_import("births", path)
+        evaluate_batch(summary["batch_id"])
+        return Offer.objects.filter(
+            citizen=citizen, event__record_id=record_id, service__code=service
+        ).first()
+
+    return make
+
+
+@pytest.fixture
 def run_import(capsys):
     """Run ``import_registry`` as an operator does, and return its JSON
     summary."""

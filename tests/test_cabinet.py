@@ -4,46 +4,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from events.services import evaluate_batch
 from notifications.models import Notification
 from offers.models import Application, Offer
 from tests.factories import CitizenFactory, second_factor_code
-from tests.helpers import BIRTHS_HEADER, birth
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def offer_for(write_csv, run_import):
-    """Import a second birth for ``citizen`` and evaluate: their offer."""
-
-    def make(citizen, record_id="B1"):
-        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)])
-        summary = run_import("births", path)
-        evaluate_batch(summary["batch_id"])
-        return Offer.objects.get(citizen=citizen, event__record_id=record_id)
-
-    return make
 
 
 @pytest.fixture
 def anna():
     return CitizenFactory(with_account=True, consenting=True, first_name="Анна")
-
-
-def login(client, citizen):
-    """Password, then a one-time backup code: both factors, as a person
-    signs in."""
-    response = client.post(
-        reverse("cabinet:login"),
-        {"username": citizen.user.username, "password": PASSWORD},
-    )
-    assert response.status_code == 302
-    token = second_factor_code(citizen.user)
-    response = client.post(reverse("cabinet:otp-verify"), {"token": token})
-    assert response.status_code == 302, response.content.decode()[:500]
-    return client
 
 
 def test_the_cabinet_asks_for_login(client):
