@@ -6,7 +6,16 @@ from consents.services import DEFAULT_VALIDITY_DAYS
 from events.values import snils_check_number
 
 
-class RegistrationForm(forms.Form):
+class CabinetForm(forms.Form):
+    """Labels without Django's trailing colon: the field group shows the
+    label above the input, and screen readers read it as written."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class RegistrationForm(CabinetForm):
     snils = forms.CharField(
         label=_("СНИЛС"),
         max_length=14,
@@ -87,7 +96,7 @@ class RegistrationForm(forms.Form):
         return data
 
 
-class TokenForm(forms.Form):
+class TokenForm(CabinetForm):
     token = forms.CharField(
         label=_("Код"),
         max_length=16,
@@ -97,7 +106,7 @@ class TokenForm(forms.Form):
     )
 
 
-class ReauthForm(forms.Form):
+class ReauthForm(CabinetForm):
     password = forms.CharField(
         label=_("Пароль"),
         strip=False,
@@ -117,7 +126,7 @@ VALIDITY_CHOICES = [
 ]
 
 
-class ConsentForm(forms.Form):
+class ConsentForm(CabinetForm):
     validity_days = forms.TypedChoiceField(
         label=_("Срок действия согласия"),
         choices=VALIDITY_CHOICES,
@@ -130,7 +139,7 @@ class ConsentForm(forms.Form):
     )
 
 
-class PhoneForm(forms.Form):
+class PhoneForm(CabinetForm):
     phone = forms.CharField(
         label=_("Номер мобильного телефона"),
         max_length=20,
@@ -138,14 +147,14 @@ class PhoneForm(forms.Form):
     )
 
 
-class EmailChangeForm(forms.Form):
+class EmailChangeForm(CabinetForm):
     email = forms.EmailField(
         label=_("Новый адрес электронной почты"),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
 
-class ErrorReportForm(forms.Form):
+class ErrorReportForm(CabinetForm):
     field = forms.ChoiceField(label=_("Какое значение неверно"))
     comment = forms.CharField(
         label=_("Что не так и как правильно"),
@@ -158,7 +167,7 @@ class ErrorReportForm(forms.Form):
         self.fields["field"].choices = list(fields)
 
 
-class DocumentForm(forms.Form):
+class DocumentForm(CabinetForm):
     title = forms.CharField(label=_("Какой это документ"), max_length=200)
     file = forms.FileField(
         label=_("Файл (PDF, JPEG, PNG или XML)"),

@@ -33,6 +33,7 @@ urlpatterns = [
         name="notification-read",
     ),
     path("consent/", views.consent, name="consent"),
+    path("consent/revoked/", views.consent_revoked, name="consent-revoked"),
     path("consent/<int:pk>/", views.consent_detail, name="consent-detail"),
     path("consent/<int:pk>/revoke/", views.consent_revoke, name="consent-revoke"),
     path("settings/", views.settings_page, name="settings"),

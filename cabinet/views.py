@@ -529,12 +529,23 @@ def consent_revoke(request, citizen, pk):
     except consent_services.ConsentError:
         messages.error(request, _("Это согласие уже отозвано."))
         return redirect("cabinet:consent")
+    request.session["cabinet_revoked"] = {"consent": item.pk, "withdrawn": withdrawn}
+    return redirect("cabinet:consent-revoked")
+
+
+@citizen_required
+def consent_revoked(request, citizen):
+    """What the revocation did, said exactly (after the redirect, so a
+    reload or a language switch repeats nothing)."""
+    result = request.session.get("cabinet_revoked")
+    if not result:
+        return redirect("cabinet:consent")
     return render(
         request,
         "cabinet/consent_revoked.html",
         {
             "citizen": citizen,
-            "withdrawn": withdrawn,
+            "withdrawn": result["withdrawn"],
             "in_progress": citizen.applications.filter(
                 status__in=[Application.Status.SUBMITTED, Application.Status.IN_REVIEW]
             ).count(),

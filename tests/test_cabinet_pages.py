@@ -84,7 +84,9 @@ def test_revoking_withdraws_open_offers_tells_the_citizen_and_keeps_applications
     open_offer = offer_for(anna, "B2", act_number="", act_date="", service="birth-registration")
     consent = Consent.objects.get(citizen=anna)
 
-    response = signed_in.post(reverse("cabinet:consent-revoke", args=[consent.pk]))
+    response = signed_in.post(
+        reverse("cabinet:consent-revoke", args=[consent.pk]), follow=True
+    )
 
     page = response.content.decode()
     assert "больше не готовит" in page and "до конца" in page
