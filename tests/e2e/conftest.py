@@ -21,14 +21,20 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# Playwright's sync API keeps an event loop in the test's thread; the ORM
-# calls the tests make between browser steps are still plain synchronous
-# calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API keeps an event loop in the test's thread; the
+    ORM calls the tests make between browser steps are still plain
+    synchronous calls. Only for these tests, never for subprocesses."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(live_server):
+    """Started after (so stopped before) the live server and the database
+    of the test: Playwright's event loop must be gone when the database is
+    flushed."""
     if not shutil.which(CHROMIUM):
         pytest.fail(
             f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"

@@ -27,7 +27,7 @@ def current_code(secret: str) -> str:
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_a_citizen_goes_from_registration_to_an_application_and_back(
-    browser, live_server, smtp_server, offer_for, javascript
+    live_server, smtp_server, offer_for, javascript, browser
 ):
     citizen = CitizenFactory(first_name="Вера", email="", phone="")
     email = f"vera-{'js' if javascript else 'nojs'}@example.org"
