@@ -25,7 +25,6 @@ import argparse
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess

@@ -13,9 +13,9 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -51,13 +51,6 @@ from .forms import (
 from .middleware import REAUTH_AT
 from .models import Citizen
 
-UNREAD = Q(
-    notifications__channel=Notification.Channel.CABINET,
-    notifications__status=Notification.Status.SENT,
-    notifications__read_at__isnull=True,
-)
-
-
 def load_citizen(request):
     """The logged-in citizen, with what the page header needs (unread
     count, consent) in the same query; None for accounts without one."""
@@ -82,9 +75,6 @@ def load_citizen(request):
             .annotate(n=Count("id"))
             .values("n")
         )
-        from django.db.models import IntegerField, Subquery
-        from django.db.models.functions import Coalesce
-
         request._cabinet_citizen = (
             Citizen.objects.filter(user_id=request.user.pk)
             .annotate(

@@ -6,14 +6,13 @@ import time
 
 import pytest
 from django.core import mail
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cabinet.models import Citizen
-from notifications.backends.sms import FileSmsBackend
-from tests.factories import CitizenFactory, UserFactory
+from tests.factories import CitizenFactory
 from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db

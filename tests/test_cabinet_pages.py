@@ -17,8 +17,8 @@ from consents.services import give_consent, remind_expiring_consents
 from events.models import LifeEvent
 from notifications.models import Notification
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
-from tests.factories import CitizenFactory, UserFactory, second_factor_code
-from tests.helpers import PASSWORD, login
+from tests.factories import CitizenFactory, UserFactory
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 
