@@ -382,3 +382,25 @@ def test_the_english_version_says_the_same_in_english(signed_in):
     page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
     assert 'lang="en"' in page
     assert "New offers" in page and "Новые предложения" not in page
+
+
+def test_staff_need_a_second_factor_for_the_admin(client):
+    from tests.factories import second_factor_code
+    from tests.helpers import PASSWORD
+
+    official = UserFactory(username="official", is_staff=True, is_superuser=True)
+    client.force_login(official)  # a password alone
+    assert client.get("/admin/").status_code == 302
+
+    client.logout()
+    token = second_factor_code(official)
+    device = official.staticdevice_set.get()
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": "official", "password": PASSWORD,
+            "otp_device": device.persistent_id, "otp_token": token,
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
