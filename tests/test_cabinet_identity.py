@@ -44,8 +44,9 @@ def totp_code(device, offset=0) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
 
 
-# Email and SMS leave on commit: these tests commit.
-commits = pytest.mark.django_db(transaction=True)
+# Email and SMS leave on commit: these tests commit. Serialized rollback
+# restores the data the migrations ship, as the worker tests expect.
+commits = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @commits
