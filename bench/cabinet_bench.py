@@ -52,9 +52,7 @@ def bench_env(citizens: int) -> dict:
 
     services = embedded.ensure_running(embedded.data_dir())
     url = urllib.parse.urlsplit(services.database_url)
-    bench_url = urllib.parse.urlunsplit(
-        url._replace(path=f"/portal_bench_{citizens}")
-    )
+    bench_url = urllib.parse.urlunsplit(url._replace(path=f"/portal_bench_{citizens}"))
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "proactive_portal.settings",
@@ -79,7 +77,9 @@ def ensure_database(env: dict, citizens: int) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run(
         [PY, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
 
@@ -193,16 +193,25 @@ print(json.dumps({"citizens": Citizen.objects.count(),
 def fill(env: dict, citizens: int) -> dict:
     started = time.monotonic()
     result = subprocess.run(
-        [PY, "-c", "import django, sys; django.setup(); exec(sys.stdin.read())",
-         str(citizens)],
+        [
+            PY,
+            "-c",
+            "import django, sys; django.setup(); exec(sys.stdin.read())",
+            str(citizens),
+        ],
         input=FILL % {"password": PASSWORD},
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode:
         raise SystemExit(f"filling the database failed:\n{result.stderr[-3000:]}")
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    log(f"data: {data['citizens']} citizens, {data['offers']} offers "
-        f"({time.monotonic() - started:.0f} s)")
+    log(
+        f"data: {data['citizens']} citizens, {data['offers']} offers "
+        f"({time.monotonic() - started:.0f} s)"
+    )
     return data
 
 
@@ -248,10 +257,25 @@ def sign_in(token: str) -> str:
 
 def serve(env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
-        [PY, "-m", "gunicorn", "proactive_portal.wsgi", "--bind", f"{HOST}:{PORT}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "8",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "proactive_portal.wsgi",
+            "--bind",
+            f"{HOST}:{PORT}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -281,9 +305,21 @@ def load_wrk(path: str, cookie: str, seconds: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     result = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s",
-         "-s", script.name, f"http://{HOST}:{PORT}{path}"],
-        env={**os.environ, "BENCH_COOKIE": cookie}, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            script.name,
+            f"http://{HOST}:{PORT}{path}",
+        ],
+        env={**os.environ, "BENCH_COOKIE": cookie},
+        capture_output=True,
+        text=True,
         check=True,
     )
     os.unlink(script.name)
@@ -331,9 +367,13 @@ def load_python(path: str, cookie: str, seconds: int) -> dict:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000
 
     return {
-        "requests": len(latencies), "seconds": elapsed, "errors": errors[0],
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "errors": errors[0],
         "rps": len(latencies) / elapsed,
-        "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
     }
 
 

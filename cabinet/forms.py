@@ -48,7 +48,9 @@ class RegistrationForm(CabinetForm):
         label=_("Пароль"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("Не короче 8 символов, не только цифры, не похожий на Ваши данные."),
+        help_text=_(
+            "Не короче 8 символов, не только цифры, не похожий на Ваши данные."
+        ),
     )
     password2 = forms.CharField(
         label=_("Пароль ещё раз"),
@@ -88,7 +90,9 @@ class RegistrationForm(CabinetForm):
         if p1 and p2 and p1 != p2:
             self.add_error("password2", _("Пароли не совпадают."))
         elif p1:
-            user = get_user_model()(username=data.get("email", ""), email=data.get("email", ""))
+            user = get_user_model()(
+                username=data.get("email", ""), email=data.get("email", "")
+            )
             try:
                 password_validation.validate_password(p1, user)
             except forms.ValidationError as error:
@@ -172,6 +176,9 @@ class DocumentForm(CabinetForm):
     file = forms.FileField(
         label=_("Файл (PDF, JPEG, PNG или XML)"),
         widget=forms.ClearableFileInput(
-            attrs={"accept": ".pdf,.jpg,.jpeg,.png,.xml,application/pdf,image/jpeg,image/png,application/xml,text/xml"}
+            attrs={
+                "accept": ".pdf,.jpg,.jpeg,.png,.xml,application/pdf,image/jpeg,"
+                "image/png,application/xml,text/xml"
+            }
         ),
     )

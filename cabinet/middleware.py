@@ -45,9 +45,7 @@ class SessionTimeoutMiddleware:
                 or now - login_at > settings.CABINET_ABSOLUTE_TIMEOUT
             ):
                 logout(request)
-                messages.info(
-                    request, _("Сеанс завершён по времени. Войдите снова.")
-                )
+                messages.info(request, _("Сеанс завершён по времени. Войдите снова."))
                 return redirect(settings.LOGIN_URL)
             if now - seen_at > SEEN_RESOLUTION or SEEN_AT not in session:
                 session[SEEN_AT] = now

@@ -177,14 +177,10 @@ def request_phone_code(citizen: Citizen, raw_phone: str, session_key: str) -> No
         PHONE_CODES_PER_DAY
     ):
         logger.info("phone code refused: limit citizen=%s", citizen.pk)
-        raise CabinetError(
-            _("Слишком много кодов на этот номер. Попробуйте позже.")
-        )
+        raise CabinetError(_("Слишком много кодов на этот номер. Попробуйте позже."))
 
     # Only the newest code of a citizen is valid.
-    PhoneCode.objects.filter(citizen=citizen, used_at__isnull=True).update(
-        used_at=now
-    )
+    PhoneCode.objects.filter(citizen=citizen, used_at__isnull=True).update(used_at=now)
     code = f"{secrets.randbelow(10**6):06d}"
     salt = secrets.token_hex(8)
     row = PhoneCode.objects.create(
@@ -281,9 +277,11 @@ def set_preferences(
     citizen: Citizen, *, proactive_mode: bool, opted_out_service_ids: set[int]
 ) -> None:
     Citizen.objects.filter(pk=citizen.pk).update(proactive_mode=proactive_mode)
-    known = set(Service.objects.filter(pk__in=opted_out_service_ids).values_list(
-        "pk", flat=True
-    ))
+    known = set(
+        Service.objects.filter(pk__in=opted_out_service_ids).values_list(
+            "pk", flat=True
+        )
+    )
     ServiceOptOut.objects.filter(citizen=citizen).exclude(service_id__in=known).delete()
     ServiceOptOut.objects.bulk_create(
         [ServiceOptOut(citizen=citizen, service_id=pk) for pk in known],

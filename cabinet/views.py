@@ -51,6 +51,7 @@ from .forms import (
 from .middleware import REAUTH_AT
 from .models import Citizen
 
+
 def load_citizen(request):
     """The logged-in citizen, with what the page header needs (unread
     count, consent) in the same query; None for accounts without one."""
@@ -483,6 +484,7 @@ def consent(request, citizen):
         messages.success(request, _("Согласие дано. Спасибо!"))
         return redirect("cabinet:consent")
     history = citizen.consents.order_by("-given_at", "-id")
+    version = consent_services.CURRENT_TEXT_VERSION
     return render(
         request,
         "cabinet/consent.html",
@@ -490,8 +492,8 @@ def consent(request, citizen):
             "citizen": citizen,
             "form": form,
             "history": history,
-            "text_version": consent_services.CURRENT_TEXT_VERSION,
-            "consent_text": f"cabinet/consent_text/{consent_services.CURRENT_TEXT_VERSION}.html",
+            "text_version": version,
+            "consent_text": f"cabinet/consent_text/{version}.html",
         },
     )
 
@@ -552,9 +554,7 @@ def settings_page(request, citizen):
     opted_out = set(citizen.service_opt_outs.values_list("service_id", flat=True))
     if request.method == "POST":
         chosen = {
-            int(value)
-            for value in request.POST.getlist("opt_out")
-            if value.isdigit()
+            int(value) for value in request.POST.getlist("opt_out") if value.isdigit()
         }
         services.set_preferences(
             citizen,
@@ -736,14 +736,17 @@ def activity_entries(citizen) -> list[dict]:
                     "url": reverse("cabinet:offer-detail", args=[offer.pk]),
                 }
             )
-    for note in citizen.notifications.filter(
-        status=Notification.Status.SENT
-    ).exclude(channel=Notification.Channel.CABINET):
+    for note in citizen.notifications.filter(status=Notification.Status.SENT).exclude(
+        channel=Notification.Channel.CABINET
+    ):
         entries.append(
             {
                 "at": note.sent_at or note.created_at,
                 "what": _("Отправлено уведомление «%(kind)s»: %(channel)s")
-                % {"kind": note.get_kind_display(), "channel": note.get_channel_display()},
+                % {
+                    "kind": note.get_kind_display(),
+                    "channel": note.get_channel_display(),
+                },
                 "url": "",
             }
         )
@@ -795,47 +798,92 @@ def export(request, citizen):
     data = {
         "exported_at": timezone.now(),
         "profile": {key: getattr(citizen, key) for key in profile_fields},
-        "account": {"email": request.user.email, "date_joined": request.user.date_joined},
+        "account": {
+            "email": request.user.email,
+            "date_joined": request.user.date_joined,
+        },
         "profile_changes": _rows(
             citizen.profile_changes.all(),
-            "field", "old_value", "new_value", "source", "record_id", "changed_at",
+            "field",
+            "old_value",
+            "new_value",
+            "source",
+            "record_id",
+            "changed_at",
         ),
         "consents": _rows(
             citizen.consents.all(),
-            "id", "purpose", "text_version", "given_at", "valid_until",
-            "revoked_at", "ip_address", "user_agent",
+            "id",
+            "purpose",
+            "text_version",
+            "given_at",
+            "valid_until",
+            "revoked_at",
+            "ip_address",
+            "user_agent",
         ),
         "offers": _rows(
             citizen.offers.all(),
-            "id", "service__code", "service__title", "status", "status_reason",
-            "prefill", "created_at", "expires_at", "decided_at",
+            "id",
+            "service__code",
+            "service__title",
+            "status",
+            "status_reason",
+            "prefill",
+            "created_at",
+            "expires_at",
+            "decided_at",
         ),
         "applications": [
             {
                 **row,
                 "history": _rows(
                     Application.objects.get(pk=row["id"]).history.all(),
-                    "status", "note", "changed_at",
+                    "status",
+                    "note",
+                    "changed_at",
                 ),
             }
             for row in _rows(
                 citizen.applications.all(),
-                "id", "number", "service__code", "status", "data",
-                "submitted_at", "updated_at",
+                "id",
+                "number",
+                "service__code",
+                "status",
+                "data",
+                "submitted_at",
+                "updated_at",
             )
         ],
         "documents": _rows(
             citizen.documents.all(),
-            "id", "offer_id", "title", "content_type", "size", "uploaded_at",
+            "id",
+            "offer_id",
+            "title",
+            "content_type",
+            "size",
+            "uploaded_at",
         ),
         "notifications": _rows(
             citizen.notifications.all(),
-            "id", "kind", "channel", "status", "subject", "body",
-            "created_at", "sent_at", "read_at",
+            "id",
+            "kind",
+            "channel",
+            "status",
+            "subject",
+            "body",
+            "created_at",
+            "sent_at",
+            "read_at",
         ),
         "life_events": _rows(
             LifeEvent.objects.filter(citizen=citizen),
-            "id", "source", "event_type", "role", "occurred_on", "data",
+            "id",
+            "source",
+            "event_type",
+            "role",
+            "occurred_on",
+            "data",
         ),
         "service_opt_outs": _rows(
             citizen.service_opt_outs.all(), "service__code", "created_at"

@@ -41,7 +41,11 @@ def confirmation_link(message) -> str:
 
 
 def totp_code(device, offset=0) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
+    code = totp(
+        device.bin_key, step=device.step, t0=device.t0, digits=device.digits,
+        drift=offset,
+    )
+    return f"{code:06d}"
 
 
 # Email and SMS leave on commit: these tests commit. Serialized rollback
@@ -62,9 +66,13 @@ def test_registering_matches_the_registry_and_confirms_email_by_a_link(client):
     link = confirmation_link(mail.outbox[0])
     assert citizen.snils not in link and "maria" not in link
 
-    assert client.post(
-        reverse("cabinet:login"), {"username": "maria@example.org", "password": NEW_PASSWORD}
-    ).status_code == 200, "an unconfirmed account cannot sign in"
+    assert (
+        client.post(
+            reverse("cabinet:login"),
+            {"username": "maria@example.org", "password": NEW_PASSWORD},
+        ).status_code
+        == 200
+    ), "an unconfirmed account cannot sign in"
     client.get(link)
     citizen.user.refresh_from_db()
     assert citizen.user.is_active
@@ -240,7 +248,11 @@ def test_changing_the_phone_needs_a_fresh_login(client, settings):
 
     response = client.post(
         reverse("cabinet:reauth") + "?next=/settings/phone/",
-        {"password": PASSWORD, "token": second_factor_code(citizen.user), "next": "/settings/phone/"},
+        {
+            "password": PASSWORD,
+            "token": second_factor_code(citizen.user),
+            "next": "/settings/phone/",
+        },
     )
     assert response["Location"] == "/settings/phone/"
     assert client.get(reverse("cabinet:settings-phone")).status_code == 200
@@ -264,12 +276,16 @@ def ask_code(client, phone="+7 916 555-12-34"):
 
 
 def enter_code(client, code):
-    return client.post(reverse("cabinet:settings-phone"), {"confirm": "1", "token": code})
+    return client.post(
+        reverse("cabinet:settings-phone"), {"confirm": "1", "token": code}
+    )
 
 
 @pytest.fixture
 def maria(client, sms_log):
-    citizen = CitizenFactory(with_account=True, consenting=True, phone="", phone_is_mobile=False)
+    citizen = CitizenFactory(
+        with_account=True, consenting=True, phone="", phone_is_mobile=False
+    )
     login(client, citizen)
     return citizen
 
@@ -340,5 +356,7 @@ def test_at_most_three_codes_in_fifteen_minutes_and_ten_a_day(client, maria, sms
     PhoneCode.objects.update(created_at=timezone.now() - timezone.timedelta(hours=1))
     for _ in range(10):
         ask_code(client)
-        PhoneCode.objects.update(created_at=timezone.now() - timezone.timedelta(hours=1))
+        PhoneCode.objects.update(
+            created_at=timezone.now() - timezone.timedelta(hours=1)
+        )
     assert len(sms_log.read_text().splitlines()) == 10

@@ -44,7 +44,8 @@ def upload(client, offer, name, content, title="Свидетельство"):
     file = io.BytesIO(content)
     file.name = name
     return client.post(
-        reverse("cabinet:document-upload", args=[offer.pk]), {"title": title, "file": file}
+        reverse("cabinet:document-upload", args=[offer.pk]),
+        {"title": title, "file": file},
     )
 
 
@@ -66,7 +67,9 @@ def test_giving_consent_records_the_period_address_and_browser(client):
 
     consent = Consent.objects.get(citizen=citizen)
     assert (consent.valid_until - consent.given_at).days == 91
-    assert consent.ip_address == "192.0.2.10" and consent.user_agent == "TestBrowser/1.0"
+    assert (
+        consent.ip_address == "192.0.2.10" and consent.user_agent == "TestBrowser/1.0"
+    )
 
 
 def test_consent_without_ticking_agreement_is_not_given(client):
@@ -81,7 +84,9 @@ def test_revoking_withdraws_open_offers_tells_the_citizen_and_keeps_applications
 ):
     submitted = offer_for(anna, "B1")
     signed_in.post(reverse("cabinet:offer-confirm", args=[submitted.pk]))
-    open_offer = offer_for(anna, "B2", act_number="", act_date="", service="birth-registration")
+    open_offer = offer_for(
+        anna, "B2", act_number="", act_date="", service="birth-registration"
+    )
     consent = Consent.objects.get(citizen=anna)
 
     response = signed_in.post(
@@ -96,7 +101,9 @@ def test_revoking_withdraws_open_offers_tells_the_citizen_and_keeps_applications
     assert Notification.objects.filter(
         offer=open_offer, kind=Notification.Kind.OFFER_WITHDRAWN, channel="cabinet"
     ).exists()
-    assert Application.objects.get(offer=submitted).status == Application.Status.SUBMITTED
+    assert (
+        Application.objects.get(offer=submitted).status == Application.Status.SUBMITTED
+    )
 
     # New automatic work stops at once.
     assert offer_for(anna, "B3") is None
@@ -139,7 +146,8 @@ def test_a_renewed_consent_needs_no_reminder(anna):
 def test_a_service_opted_out_of_is_never_offered(signed_in, anna, offer_for):
     service = Service.objects.get(code="maternity-capital")
     signed_in.post(
-        reverse("cabinet:settings"), {"proactive_mode": "on", "opt_out": [str(service.pk)]}
+        reverse("cabinet:settings"),
+        {"proactive_mode": "on", "opt_out": [str(service.pk)]},
     )
     assert ServiceOptOut.objects.filter(citizen=anna, service=service).exists()
     assert offer_for(anna) is None
@@ -160,22 +168,41 @@ def test_the_settings_page_works_without_the_preferences_page(signed_in):
 # Dashboard, profile, activity, export ---------------------------------------
 
 
-def test_the_dashboard_shows_upcoming_payments_and_deadlines(signed_in, anna, offer_for):
+def test_the_dashboard_shows_upcoming_payments_and_deadlines(
+    signed_in, anna, offer_for
+):
     birth_event = offer_for(anna).event
     today = timezone.localdate()
-    for n, (kind, when, data) in enumerate([
-        (LifeEvent.Type.PAYMENT, today + timezone.timedelta(days=5),
-         {"payment_type": "Единое пособие", "amount": "12345.67"}),
-        (LifeEvent.Type.TAX_NOTICE, today + timezone.timedelta(days=20),
-         {"tax_type": "Налог на имущество", "amount": "812.00"}),
-        (LifeEvent.Type.PAYMENT, today - timezone.timedelta(days=5),
-         {"payment_type": "Прошлая выплата", "amount": "1.00"}),
-    ]):
+    for n, (kind, when, data) in enumerate(
+        [
+            (
+                LifeEvent.Type.PAYMENT,
+                today + timezone.timedelta(days=5),
+                {"payment_type": "Единое пособие", "amount": "12345.67"},
+            ),
+            (
+                LifeEvent.Type.TAX_NOTICE,
+                today + timezone.timedelta(days=20),
+                {"tax_type": "Налог на имущество", "amount": "812.00"},
+            ),
+            (
+                LifeEvent.Type.PAYMENT,
+                today - timezone.timedelta(days=5),
+                {"payment_type": "Прошлая выплата", "amount": "1.00"},
+            ),
+        ]
+    ):
         LifeEvent.objects.create(
-            event_type=kind, role=LifeEvent.Role.SELF, source="payments",
-            record_id=f"P{n}", subject_snils=anna.snils, citizen=anna,
-            occurred_on=when, data=data,
-            registry_record=birth_event.registry_record, batch=birth_event.batch,
+            event_type=kind,
+            role=LifeEvent.Role.SELF,
+            source="payments",
+            record_id=f"P{n}",
+            subject_snils=anna.snils,
+            citizen=anna,
+            occurred_on=when,
+            data=data,
+            registry_record=birth_event.registry_record,
+            batch=birth_event.batch,
         )
     page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
     assert "Единое пособие" in page and "12345.67" in page
@@ -226,15 +253,29 @@ def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):
 def test_a_document_is_recognised_by_content_not_by_name(signed_in, anna, offer_for):
     offer = offer_for(anna)
     assert upload(signed_in, offer, "scan.txt", PNG).status_code == 302
-    assert upload(signed_in, offer, "fake.pdf", b"MZ\x90\x00 not a pdf").status_code == 400
-    assert upload(signed_in, offer, "page.xml", b"<html><script>x</script></html>").status_code == 400
-    assert upload(signed_in, offer, "act.xml", b"<?xml version='1.0'?><act n='1'/>").status_code == 302
+    assert (
+        upload(signed_in, offer, "fake.pdf", b"MZ\x90\x00 not a pdf").status_code == 400
+    )
+    assert (
+        upload(
+            signed_in, offer, "page.xml", b"<html><script>x</script></html>"
+        ).status_code
+        == 400
+    )
+    assert (
+        upload(
+            signed_in, offer, "act.xml", b"<?xml version='1.0'?><act n='1'/>"
+        ).status_code
+        == 302
+    )
     assert upload(signed_in, offer, "a.bin", PDF).status_code == 302
     kinds = list(Document.objects.order_by("id").values_list("content_type", flat=True))
     assert kinds == ["image/png", "application/xml", "application/pdf"]
 
 
-def test_a_document_over_the_size_limit_is_refused(signed_in, anna, offer_for, settings):
+def test_a_document_over_the_size_limit_is_refused(
+    signed_in, anna, offer_for, settings
+):
     settings.DOCUMENT_MAX_BYTES = 100
     offer = offer_for(anna)
     assert upload(signed_in, offer, "big.pdf", PDF + b"0" * 200).status_code == 400
@@ -269,9 +310,13 @@ def test_another_citizens_objects_answer_404(signed_in, anna, offer_for):
     other = CitizenFactory(with_account=True, consenting=True)
     other_client = login(Client(), other)
     offer = offer_for(other, "B9")
-    other_client.post(reverse("cabinet:document-upload", args=[offer.pk]), {
-        "title": "x", "file": _named(PNG, "a.png")})
-    second = offer_for(other, "B8", act_number="", act_date="", service="birth-registration")
+    other_client.post(
+        reverse("cabinet:document-upload", args=[offer.pk]),
+        {"title": "x", "file": _named(PNG, "a.png")},
+    )
+    second = offer_for(
+        other, "B8", act_number="", act_date="", service="birth-registration"
+    )
     other_client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
     application = Application.objects.get(citizen=other)
     document = Document.objects.get(citizen=other)
@@ -330,7 +375,9 @@ def test_every_form_needs_a_csrf_token(anna, offer_for):
         reverse("cabinet:profile"),
         reverse("set_language"),
     ]
-    assert {url: client.post(url).status_code for url in posts} == {url: 403 for url in posts}
+    assert {url: client.post(url).status_code for url in posts} == {
+        url: 403 for url in posts
+    }
     offer.refresh_from_db()
     assert offer.status == Offer.Status.OFFERED
 
@@ -338,10 +385,15 @@ def test_every_form_needs_a_csrf_token(anna, offer_for):
 def test_personal_pages_are_never_cached(signed_in, anna, offer_for):
     offer = offer_for(anna)
     for name, args in [
-        ("cabinet:dashboard", []), ("cabinet:offer-detail", [offer.pk]),
-        ("cabinet:applications", []), ("cabinet:notifications", []),
-        ("cabinet:consent", []), ("cabinet:settings", []), ("cabinet:profile", []),
-        ("cabinet:activity", []), ("cabinet:export", []),
+        ("cabinet:dashboard", []),
+        ("cabinet:offer-detail", [offer.pk]),
+        ("cabinet:applications", []),
+        ("cabinet:notifications", []),
+        ("cabinet:consent", []),
+        ("cabinet:settings", []),
+        ("cabinet:profile", []),
+        ("cabinet:activity", []),
+        ("cabinet:export", []),
     ]:
         response = signed_in.get(reverse(name, args=args))
         assert "no-store" in response["Cache-Control"], name
@@ -353,21 +405,33 @@ def test_no_personal_data_in_urls_or_logs(client, anna, offer_for, caplog):
     login(client, anna)
     seen_urls = []
     for name, args in [
-        ("cabinet:dashboard", []), ("cabinet:offer-detail", [offer.pk]),
-        ("cabinet:profile", []), ("cabinet:activity", []), ("cabinet:consent", []),
+        ("cabinet:dashboard", []),
+        ("cabinet:offer-detail", [offer.pk]),
+        ("cabinet:profile", []),
+        ("cabinet:activity", []),
+        ("cabinet:consent", []),
     ]:
         response = client.get(reverse(name, args=args))
         seen_urls.append(reverse(name, args=args))
-        seen_urls += [
-            href for href in _hrefs(response.content.decode())
-        ]
+        seen_urls += [href for href in _hrefs(response.content.decode())]
     response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
     seen_urls.append(response["Location"])
-    client.post(reverse("cabinet:login"), {"username": anna.user.username, "password": "wrong"})
+    client.post(
+        reverse("cabinet:login"), {"username": anna.user.username, "password": "wrong"}
+    )
 
-    personal = [anna.snils, anna.last_name, anna.email, anna.phone, anna.phone[2:],
-                anna.passport_number, anna.user.username]
-    text = "\n".join(seen_urls) + "\n" + "\n".join(r.getMessage() for r in caplog.records)
+    personal = [
+        anna.snils,
+        anna.last_name,
+        anna.email,
+        anna.phone,
+        anna.phone[2:],
+        anna.passport_number,
+        anna.user.username,
+    ]
+    text = (
+        "\n".join(seen_urls) + "\n" + "\n".join(r.getMessage() for r in caplog.records)
+    )
     assert [value for value in personal if value and value in text] == []
 
 
@@ -398,8 +462,10 @@ def test_staff_need_a_second_factor_for_the_admin(client):
     response = client.post(
         "/admin/login/?next=/admin/",
         {
-            "username": "official", "password": PASSWORD,
-            "otp_device": device.persistent_id, "otp_token": token,
+            "username": "official",
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": token,
         },
     )
     assert response.status_code == 302

@@ -102,12 +102,20 @@ def test_a_citizen_goes_from_registration_to_an_application_and_back(
     assert application.data["applicant_address"] == "г. Тверь, ул. Новая, д. 3"
     steps.shot("application")
 
-    for path in ["/applications/", "/notifications/", "/settings/", "/profile/", "/activity/"]:
+    for path in [
+        "/applications/",
+        "/notifications/",
+        "/settings/",
+        "/profile/",
+        "/activity/",
+    ]:
         page.goto(f"{url}{path}")
         steps.shot(path.strip("/"))
 
     # Revocation in one step, with the page saying exactly what happens.
-    second = offer_for(citizen, "B-E2E-2", act_number="", act_date="", service="birth-registration")
+    second = offer_for(
+        citizen, "B-E2E-2", act_number="", act_date="", service="birth-registration"
+    )
     page.goto(f"{url}/consent/")
     steps.shot("consent-active")
     page.get_by_role("button", name="Отозвать согласие").click()
