@@ -23,6 +23,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from consents import services as consent_services
+from consents.models import Consent
 from notifications import services as notification_services
 from notifications.backends.sms import get_sms_backend
 from notifications.models import Notification
@@ -244,10 +245,12 @@ def revoke_proactive_consent(citizen: Citizen, consent_id: int) -> int:
     """Revoke in one step: the consent ends now, open offers are withdrawn
     with a reason and the citizen is told of each; applications already
     submitted go on. Returns how many offers were withdrawn."""
-    consent_services.revoke_consent(citizen, consent_id)
-    if consent_services.has_active_consent(citizen):
-        # Another consent still covers the citizen: nothing else changes.
-        return 0
+    revoked = consent_services.revoke_consent(citizen, consent_id)
+    # "Revoke" means stop: a newer consent given while this one ran would
+    # otherwise keep the processing going.
+    Consent.objects.filter(
+        citizen=citizen, purpose=Consent.Purpose.PROACTIVE, revoked_at__isnull=True
+    ).update(revoked_at=revoked.revoked_at)
 
     open_offers = list(
         Offer.objects.select_for_update().filter(

@@ -111,6 +111,15 @@ def test_revoking_withdraws_open_offers_tells_the_citizen_and_keeps_applications
     assert timezone.localtime(consent.given_at).strftime("%d.%m.%Y") in history
 
 
+def test_revoking_stops_processing_even_with_a_second_consent(signed_in, anna):
+    give_consent(anna, validity_days=91)
+    first = Consent.objects.filter(citizen=anna).order_by("given_at").first()
+
+    signed_in.post(reverse("cabinet:consent-revoke", args=[first.pk]))
+
+    assert not Consent.objects.filter(citizen=anna, revoked_at__isnull=True).exists()
+
+
 def test_a_reminder_goes_thirty_days_before_a_consent_expires(anna):
     consent = Consent.objects.get(citizen=anna)
     Consent.objects.filter(pk=consent.pk).update(
