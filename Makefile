@@ -8,7 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stop lint clean
+.PHONY: demo test stop lint clean browser
+
+# The browser tests drive Debian's Chromium; install it once (as root on a
+# fresh machine, as CI runs). Playwright never downloads a browser here.
+CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -21,7 +25,13 @@ $(STAMP): requirements.txt
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+browser:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 stop: $(STAMP)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Citizen
+from .models import Citizen, ErrorReport
 
 
 @admin.register(Citizen)
@@ -26,3 +26,11 @@ class CitizenAdmin(admin.ModelAdmin):
         if len(digits) == 11:
             search_term = digits
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ErrorReport)
+class ErrorReportAdmin(admin.ModelAdmin):
+    list_display = ("id", "citizen", "field", "status", "created_at")
+    list_filter = ("status", "field")
+    raw_id_fields = ("citizen",)
+    readonly_fields = ("citizen", "field", "comment", "created_at")

@@ -37,6 +37,11 @@ class Citizen(models.Model):
     region_code = models.CharField(_("код региона"), max_length=2, blank=True)
     phone = models.CharField(_("телефон"), max_length=16, blank=True)
     phone_is_mobile = models.BooleanField(_("мобильный телефон"), default=False)
+    # Set when the citizen proved the number by an SMS code; cleared when the
+    # number changes.
+    phone_verified_at = models.DateTimeField(
+        _("телефон подтверждён"), null=True, blank=True
+    )
     email = models.EmailField(_("электронная почта"), blank=True)
     death_date = models.DateField(_("дата смерти"), null=True, blank=True)
     proactive_mode = models.BooleanField(_("проактивный режим"), default=True)
@@ -106,3 +111,65 @@ class ProfileChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old_value} → {self.new_value}"
+
+
+class PhoneCode(models.Model):
+    """A one-time SMS code proving a phone number.
+
+    Only a hash of the code is kept. A code is tied to the session that
+    asked for it, lives ten minutes, is used once and dies after five wrong
+    tries (cabinet.phone enforces these).
+    """
+
+    citizen = models.ForeignKey(
+        Citizen,
+        on_delete=models.CASCADE,
+        related_name="phone_codes",
+        verbose_name=_("гражданин"),
+    )
+    phone = models.CharField(_("телефон"), max_length=16)
+    code_hash = models.CharField(_("хеш кода"), max_length=128)
+    session_key_hash = models.CharField(_("сеанс"), max_length=64)
+    created_at = models.DateTimeField(_("создан"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("действует до"))
+    attempts = models.PositiveSmallIntegerField(_("попыток"), default=0)
+    used_at = models.DateTimeField(_("использован"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("код подтверждения телефона")
+        verbose_name_plural = _("коды подтверждения телефона")
+        indexes = [models.Index(fields=["phone", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"code {self.pk}"
+
+
+class ErrorReport(models.Model):
+    """A citizen's request to correct a value of their digital profile."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("новое")
+        SENT = "sent", _("передано в ведомство")
+        RESOLVED = "resolved", _("исправлено")
+        REJECTED = "rejected", _("не подтвердилось")
+
+    citizen = models.ForeignKey(
+        Citizen,
+        on_delete=models.CASCADE,
+        related_name="error_reports",
+        verbose_name=_("гражданин"),
+    )
+    field = models.CharField(_("поле"), max_length=64)
+    comment = models.TextField(_("что не так"))
+    status = models.CharField(
+        _("состояние"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("сообщение об ошибке в профиле")
+        verbose_name_plural = _("сообщения об ошибках в профиле")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.field} ({self.get_status_display()})"

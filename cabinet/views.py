@@ -1,48 +1,333 @@
 """The citizen's pages. Every query starts from the logged-in citizen, so
-another citizen's objects answer 404."""
+another citizen's objects answer 404. Changes of state go through the
+services; views only read forms and choose the next page."""
 
+import base64
+import json
+import time
 from functools import wraps
 
+import segno
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist
-from django.http import FileResponse, Http404
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp import user_has_device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from consents import services as consent_services
+from consents.models import Consent
+from events.models import LifeEvent
 from notifications import services as notification_services
 from notifications.models import Notification
 from offers import services as offer_services
-from offers.models import Application, Offer, ResultDocument
+from offers.models import Application, Document, Offer, ResultDocument, Service
 from offers.prefill import rows_for
+
+from . import services
+from .forms import (
+    ConsentForm,
+    DocumentForm,
+    EmailChangeForm,
+    ErrorReportForm,
+    PhoneForm,
+    ReauthForm,
+    RegistrationForm,
+    TokenForm,
+)
+from .middleware import REAUTH_AT
+from .models import Citizen
+
+
+def load_citizen(request):
+    """The logged-in citizen, with what the page header needs (unread
+    count, consent) in the same query; None for accounts without one."""
+    if not request.user.is_authenticated:
+        return None
+    if not hasattr(request, "_cabinet_citizen"):
+        active = Consent.objects.filter(
+            citizen_id=OuterRef("pk"),
+            purpose=Consent.Purpose.PROACTIVE,
+            revoked_at__isnull=True,
+            valid_until__gt=timezone.now(),
+        )
+        unread = (
+            Notification.objects.filter(
+                citizen_id=OuterRef("pk"),
+                channel=Notification.Channel.CABINET,
+                status=Notification.Status.SENT,
+                read_at__isnull=True,
+            )
+            .order_by()
+            .values("citizen_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        request._cabinet_citizen = (
+            Citizen.objects.filter(user_id=request.user.pk)
+            .annotate(
+                has_consent=Exists(active),
+                unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
+            )
+            .first()
+        )
+    return request._cabinet_citizen
 
 
 def citizen_required(view):
-    """Logged in, and the account belongs to a citizen (staff accounts of
-    officials have no cabinet)."""
+    """Logged in with both factors, and the account belongs to a citizen
+    (staff accounts of officials have no cabinet)."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        try:
-            citizen = request.user.citizen
-        except ObjectDoesNotExist:
-            raise Http404("no citizen profile for this account") from None
+        citizen = load_citizen(request)
+        if citizen is None:
+            raise Http404("no citizen profile for this account")
         return view(request, citizen, *args, **kwargs)
 
     return wrapper
 
 
+def fresh_login_required(view):
+    """Changing phone, email or the second factor needs a login of the last
+    few minutes: a forgotten open session is not enough."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        reauth_at = request.session.get(REAUTH_AT, 0)
+        if time.time() - reauth_at > settings.CABINET_REAUTH_MAX_AGE:
+            return redirect(f"{reverse('cabinet:reauth')}?next={request.path}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+# Login, registration, second factor ----------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "cabinet/login.html"
+    redirect_authenticated_user = False
+
+
+def register(request):
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        citizen = services.find_registrable_citizen(
+            data["snils"],
+            data["passport_series"],
+            data["passport_number"],
+            data["birth_date"],
+        )
+        if citizen is None or getattr(form, "email_taken", False):
+            form.add_error(
+                None,
+                _(
+                    "Не удалось зарегистрироваться с этими данными. Проверьте "
+                    "СНИЛС, паспорт и дату рождения. Если Вы уже "
+                    "зарегистрированы, войдите или восстановите доступ."
+                ),
+            )
+        else:
+            try:
+                services.register(
+                    citizen, data["email"], data["password1"], _base_url(request)
+                )
+            except services.CabinetError as error:
+                form.add_error(None, str(error))
+            else:
+                return redirect("cabinet:register-done")
+    return render(request, "cabinet/register.html", {"form": form})
+
+
+def register_done(request):
+    return render(request, "cabinet/register_done.html")
+
+
+def register_confirm(request, token):
+    try:
+        services.confirm_registration_email(token)
+    except services.CabinetError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, _("Адрес подтверждён. Войдите и настройте второй фактор.")
+        )
+    return redirect("cabinet:login")
+
+
+@login_required
+def otp_setup(request):
+    user = request.user
+    if user_has_device(user) and not (
+        user.is_verified()
+        and time.time() - request.session.get(REAUTH_AT, 0)
+        <= settings.CABINET_REAUTH_MAX_AGE
+    ):
+        return redirect("cabinet:otp-verify")
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=user, name=_("Приложение-аутентификатор"), confirmed=False
+        )
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            codes = _confirm_new_totp(user, device)
+            otp_login(request, device)
+            request.session[REAUTH_AT] = time.time()
+            return render(request, "cabinet/otp_backup_codes.html", {"codes": codes})
+        form.add_error("token", _("Код не подошёл. Проверьте время на телефоне."))
+
+    secret = base64.b32encode(device.bin_key).decode()
+    qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2)
+    return render(
+        request,
+        "cabinet/otp_setup.html",
+        {"form": form, "secret": secret, "qr": qr},
+    )
+
+
+def _confirm_new_totp(user, device) -> list[str]:
+    """Keep only the new app and a fresh set of ten backup codes."""
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save()
+    StaticDevice.objects.filter(user=user).delete()
+    backup = StaticDevice.objects.create(user=user, name=_("Резервные коды"))
+    codes = [StaticToken.random_token() for _ in range(10)]
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=backup, token=code) for code in codes]
+    )
+    return codes
+
+
+def _match_second_factor(user, token: str):
+    """The device the token belongs to, or None. A six-digit code is tried
+    only on the app, anything else only on backup codes: each has its own
+    throttle, so guessing one does not lock the person out of the other."""
+    token = token.strip().replace(" ", "")
+    if token.isdigit() and len(token) == 6:
+        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    else:
+        devices = StaticDevice.objects.filter(user=user, confirmed=True)
+    for device in devices:
+        if device.verify_token(token):
+            return device
+    return None
+
+
+@login_required
+def otp_verify(request):
+    if not user_has_device(request.user):
+        return redirect("cabinet:otp-setup")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = _match_second_factor(request.user, form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            return redirect(_safe_next(request, reverse("cabinet:dashboard")))
+        form.add_error(
+            "token",
+            _("Код не подошёл. После нескольких ошибок проверка замедляется."),
+        )
+    return render(request, "cabinet/otp_verify.html", {"form": form})
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@login_required
+def reauth(request):
+    form = ReauthForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request,
+            username=request.user.get_username(),
+            password=form.cleaned_data["password"],
+        )
+        if user is not None and user.pk == request.user.pk:
+            device = _match_second_factor(user, form.cleaned_data["token"])
+            if device is not None:
+                request.session[REAUTH_AT] = time.time()
+                return redirect(_safe_next(request, reverse("cabinet:settings")))
+        form.add_error(None, _("Пароль или код не подошли."))
+    return render(
+        request, "cabinet/reauth.html", {"form": form, "next": _safe_next(request, "")}
+    )
+
+
+# Dashboard, offers, applications, notifications ----------------------------
+
+
 @citizen_required
 def dashboard(request, citizen):
-    offers = citizen.offers.filter(status__in=Offer.OPEN).select_related("service")
-    applications = citizen.applications.select_related("service")[:10]
+    offers = citizen.offers.filter(status__in=Offer.OPEN).select_related(
+        "service"
+    )[:20]
+    applications = citizen.applications.filter(
+        status__in=Application.OPEN_STATUSES
+    ).select_related("service")[:10]
+    upcoming = LifeEvent.objects.filter(
+        citizen=citizen,
+        event_type__in=[LifeEvent.Type.PAYMENT, LifeEvent.Type.TAX_NOTICE],
+        occurred_on__gte=timezone.localdate(),
+    ).order_by("occurred_on")[:10]
     return render(
         request,
         "cabinet/dashboard.html",
-        {"citizen": citizen, "offers": offers, "applications": applications},
+        {
+            "citizen": citizen,
+            "offers": offers,
+            "applications": applications,
+            "upcoming": upcoming,
+        },
     )
+
+
+def _offer_context(citizen, offer, document_form=None):
+    correctable = set(offer.service.correctable_fields)
+    fields = rows_for(offer.prefill, offer.service.prefill_fields)
+    for row in fields:
+        row["correctable"] = row["key"] in correctable
+    return {
+        "citizen": citizen,
+        "offer": offer,
+        "fields": fields,
+        "application": Application.objects.filter(offer=offer).first(),
+        "documents": offer.documents.all(),
+        "document_form": document_form or DocumentForm(),
+    }
 
 
 @citizen_required
@@ -51,24 +336,19 @@ def offer_detail(request, citizen, pk):
         citizen.offers.select_related("service", "rule", "event"), pk=pk
     )
     offer_services.mark_offer_opened(citizen, offer.pk)
-    return render(
-        request,
-        "cabinet/offer_detail.html",
-        {
-            "citizen": citizen,
-            "offer": offer,
-            "fields": rows_for(offer.prefill, offer.service.prefill_fields),
-            "application": Application.objects.filter(offer=offer).first(),
-        },
-    )
+    return render(request, "cabinet/offer_detail.html", _offer_context(citizen, offer))
 
 
 @require_POST
 @citizen_required
 def offer_confirm(request, citizen, pk):
-    get_object_or_404(citizen.offers, pk=pk)
+    offer = get_object_or_404(citizen.offers.select_related("service"), pk=pk)
+    corrections = {
+        key: request.POST.get(f"correct_{key}", "")
+        for key in offer.service.correctable_fields
+    }
     try:
-        application = offer_services.accept_offer(citizen, pk)
+        application = offer_services.accept_offer(citizen, pk, corrections)
     except offer_services.OfferError:
         messages.error(request, _("Это предложение уже нельзя подтвердить."))
         return redirect("cabinet:offer-detail", pk=pk)
@@ -91,6 +371,52 @@ def offer_decline(request, citizen, pk):
         return redirect("cabinet:offer-detail", pk=pk)
     messages.info(request, _("Вы отказались от предложения."))
     return redirect("cabinet:dashboard")
+
+
+@require_POST
+@citizen_required
+def document_upload(request, citizen, pk):
+    offer = get_object_or_404(
+        citizen.offers.select_related("service", "rule", "event"), pk=pk
+    )
+    form = DocumentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attach_document(
+                citizen, offer.pk, form.cleaned_data["title"], form.cleaned_data["file"]
+            )
+        except services.CabinetError as error:
+            form.add_error("file", str(error))
+        else:
+            messages.success(request, _("Документ приложен."))
+            return redirect("cabinet:offer-detail", pk=offer.pk)
+    return render(
+        request,
+        "cabinet/offer_detail.html",
+        _offer_context(citizen, offer, form),
+        status=400,
+    )
+
+
+@login_required
+def document_download(request, pk):
+    """The owner, or an official with the permission and a second factor."""
+    user = request.user
+    if user.is_staff and user.is_verified() and user.has_perm("offers.view_document"):
+        document = get_object_or_404(Document, pk=pk)
+    else:
+        citizen = load_citizen(request)
+        if citizen is None:
+            raise Http404
+        document = get_object_or_404(Document, pk=pk, citizen=citizen)
+    response = FileResponse(
+        document.file.open("rb"),
+        content_type=document.content_type,
+        as_attachment=True,
+        filename=f"document-{document.pk}.{document.get_content_type_display().lower()}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @citizen_required
@@ -117,6 +443,7 @@ def application_detail(request, citizen, pk):
             "history": application.history.all(),
             "documents": application.result_documents.all(),
             "fields": rows_for(application.data, application.service.prefill_fields),
+            "statuses": Application.Status,
         },
     )
 
@@ -155,3 +482,435 @@ def notification_read(request, citizen, pk):
     )
     notification_services.mark_read(citizen, notification.pk)
     return redirect("cabinet:notifications")
+
+
+# Consent -------------------------------------------------------------------
+
+
+@citizen_required
+def consent(request, citizen):
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        consent_services.give_consent(
+            citizen,
+            validity_days=form.cleaned_data["validity_days"],
+            ip_address=_client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        messages.success(request, _("Согласие дано. Спасибо!"))
+        return redirect("cabinet:consent")
+    history = citizen.consents.order_by("-given_at", "-id")
+    version = consent_services.CURRENT_TEXT_VERSION
+    return render(
+        request,
+        "cabinet/consent.html",
+        {
+            "citizen": citizen,
+            "form": form,
+            "history": history,
+            "text_version": version,
+            "consent_text": f"cabinet/consent_text/{version}.html",
+        },
+    )
+
+
+@citizen_required
+def consent_detail(request, citizen, pk):
+    item = get_object_or_404(citizen.consents, pk=pk)
+    return render(
+        request,
+        "cabinet/consent_detail.html",
+        {
+            "citizen": citizen,
+            "consent": item,
+            "consent_text": f"cabinet/consent_text/{item.text_version}.html",
+        },
+    )
+
+
+@require_POST
+@citizen_required
+def consent_revoke(request, citizen, pk):
+    item = get_object_or_404(citizen.consents, pk=pk)
+    try:
+        withdrawn = services.revoke_proactive_consent(citizen, item.pk)
+    except consent_services.ConsentError:
+        messages.error(request, _("Это согласие уже отозвано."))
+        return redirect("cabinet:consent")
+    request.session["cabinet_revoked"] = {"consent": item.pk, "withdrawn": withdrawn}
+    return redirect("cabinet:consent-revoked")
+
+
+@citizen_required
+def consent_revoked(request, citizen):
+    """What the revocation did, said exactly (after the redirect, so a
+    reload or a language switch repeats nothing)."""
+    result = request.session.get("cabinet_revoked")
+    if not result:
+        return redirect("cabinet:consent")
+    return render(
+        request,
+        "cabinet/consent_revoked.html",
+        {
+            "citizen": citizen,
+            "withdrawn": result["withdrawn"],
+            "in_progress": citizen.applications.filter(
+                status__in=[Application.Status.SUBMITTED, Application.Status.IN_REVIEW]
+            ).count(),
+        },
+    )
+
+
+# Settings ------------------------------------------------------------------
+
+
+@citizen_required
+def settings_page(request, citizen):
+    services_all = Service.objects.filter(is_active=True)
+    opted_out = set(citizen.service_opt_outs.values_list("service_id", flat=True))
+    if request.method == "POST":
+        chosen = {
+            int(value) for value in request.POST.getlist("opt_out") if value.isdigit()
+        }
+        services.set_preferences(
+            citizen,
+            proactive_mode=request.POST.get("proactive_mode") == "on",
+            opted_out_service_ids=chosen,
+        )
+        messages.success(request, _("Настройки сохранены."))
+        return redirect("cabinet:settings")
+    return render(
+        request,
+        "cabinet/settings.html",
+        {"citizen": citizen, "services": services_all, "opted_out": opted_out},
+    )
+
+
+@citizen_required
+@fresh_login_required
+def settings_phone(request, citizen):
+    phone_form = PhoneForm(request.POST if "send" in request.POST else None)
+    code_form = TokenForm(request.POST if "confirm" in request.POST else None)
+    session_key = request.session.session_key or ""
+    if "send" in request.POST and phone_form.is_valid():
+        try:
+            services.request_phone_code(
+                citizen, phone_form.cleaned_data["phone"], session_key
+            )
+        except services.CabinetError as error:
+            phone_form.add_error("phone", str(error))
+        else:
+            messages.info(request, _("Мы отправили код по SMS. Он действует 10 минут."))
+            return redirect("cabinet:settings-phone")
+    if "confirm" in request.POST and code_form.is_valid():
+        try:
+            services.confirm_phone_code(
+                citizen, code_form.cleaned_data["token"], session_key
+            )
+        except services.CabinetError as error:
+            code_form.add_error("token", str(error))
+        else:
+            messages.success(request, _("Телефон подтверждён."))
+            return redirect("cabinet:settings")
+    return render(
+        request,
+        "cabinet/settings_phone.html",
+        {"citizen": citizen, "phone_form": phone_form, "code_form": code_form},
+    )
+
+
+@citizen_required
+@fresh_login_required
+def settings_email(request, citizen):
+    form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.request_email_change(
+            request.user, form.cleaned_data["email"], _base_url(request)
+        )
+        messages.info(request, _("Мы отправили ссылку на новый адрес."))
+        return redirect("cabinet:settings")
+    return render(request, "cabinet/settings_email.html", {"form": form})
+
+
+@citizen_required
+def settings_email_confirm(request, citizen, key):
+    try:
+        services.confirm_email_change(request.user, key)
+    except services.CabinetError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Адрес электронной почты изменён."))
+    return redirect("cabinet:settings")
+
+
+@require_POST
+@citizen_required
+@fresh_login_required
+def settings_2fa_reset(request, citizen):
+    # The current session stays verified; the old app stops working only
+    # when the new one is confirmed (see _confirm_new_totp).
+    TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
+    return redirect("cabinet:otp-setup")
+
+
+# Profile, activity, export -------------------------------------------------
+
+PROFILE_FIELDS = [
+    ("last_name", _("Фамилия")),
+    ("first_name", _("Имя")),
+    ("middle_name", _("Отчество")),
+    ("birth_date", _("Дата рождения")),
+    ("snils", _("СНИЛС")),
+    ("inn", _("ИНН")),
+    ("passport_series", _("Серия паспорта")),
+    ("passport_number", _("Номер паспорта")),
+    ("address", _("Адрес регистрации")),
+    ("phone", _("Телефон")),
+    ("email", _("Электронная почта")),
+]
+SOURCE_NAMES = {
+    "population": _("Реестр населения"),
+    "births": _("ЕГР ЗАГС / роддом"),
+    "disability": _("Реестр инвалидов"),
+    "deaths": _("ЕГР ЗАГС: смерти"),
+    "payments": _("Реестр выплат"),
+    "tax": _("Налоговая служба"),
+}
+
+
+@citizen_required
+def profile(request, citizen):
+    changes = list(citizen.profile_changes.all()[:200])
+    latest = {}
+    for change in changes:
+        latest.setdefault(change.field, change)
+    rows = []
+    for key, label in PROFILE_FIELDS:
+        change = latest.get(key)
+        if key == "phone" and citizen.phone_verified_at:
+            source = _("Подтверждён Вами по SMS")
+        elif key == "email" and request.user.email == citizen.email and citizen.email:
+            source = _("Указан и подтверждён Вами")
+        elif change is not None:
+            source = SOURCE_NAMES.get(change.source, change.source)
+        else:
+            source = SOURCE_NAMES["population"]
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "value": getattr(citizen, key) or "",
+                "source": source,
+                "changed_at": change.changed_at if change else None,
+            }
+        )
+    form = ErrorReportForm(request.POST or None, fields=PROFILE_FIELDS)
+    if request.method == "POST" and form.is_valid():
+        services.report_profile_error(
+            citizen, form.cleaned_data["field"], form.cleaned_data["comment"]
+        )
+        messages.success(
+            request, _("Сообщение принято. Мы передадим его в ведомство-источник.")
+        )
+        return redirect("cabinet:profile")
+    return render(
+        request,
+        "cabinet/profile.html",
+        {
+            "citizen": citizen,
+            "rows": rows,
+            "changes": changes,
+            "form": form,
+            "reports": citizen.error_reports.all(),
+            "source_names": SOURCE_NAMES,
+        },
+    )
+
+
+def activity_entries(citizen) -> list[dict]:
+    """Every automatic action taken for the citizen, newest first."""
+    entries = []
+    for offer in citizen.offers.select_related("service"):
+        entries.append(
+            {
+                "at": offer.created_at,
+                "what": _("Подготовлено предложение «%(service)s»")
+                % {"service": offer.service.title},
+                "url": reverse("cabinet:offer-detail", args=[offer.pk]),
+            }
+        )
+        if offer.status in (Offer.Status.WITHDRAWN, Offer.Status.EXPIRED):
+            entries.append(
+                {
+                    "at": offer.decided_at or offer.expires_at,
+                    "what": _("Предложение «%(service)s»: %(status)s. %(reason)s")
+                    % {
+                        "service": offer.service.title,
+                        "status": offer.get_status_display(),
+                        "reason": offer.status_reason,
+                    },
+                    "url": reverse("cabinet:offer-detail", args=[offer.pk]),
+                }
+            )
+    for note in citizen.notifications.filter(status=Notification.Status.SENT).exclude(
+        channel=Notification.Channel.CABINET
+    ):
+        entries.append(
+            {
+                "at": note.sent_at or note.created_at,
+                "what": _("Отправлено уведомление «%(kind)s»: %(channel)s")
+                % {
+                    "kind": note.get_kind_display(),
+                    "channel": note.get_channel_display(),
+                },
+                "url": "",
+            }
+        )
+    for item in citizen.consents.all():
+        entries.append(
+            {
+                "at": item.given_at,
+                "what": _("Дано согласие до %(date)s")
+                % {"date": timezone.localtime(item.valid_until).strftime("%d.%m.%Y")},
+                "url": reverse("cabinet:consent-detail", args=[item.pk]),
+            }
+        )
+        if item.revoked_at:
+            entries.append(
+                {
+                    "at": item.revoked_at,
+                    "what": _("Согласие отозвано"),
+                    "url": reverse("cabinet:consent-detail", args=[item.pk]),
+                }
+            )
+    entries.sort(key=lambda entry: entry["at"], reverse=True)
+    return entries
+
+
+@citizen_required
+def activity(request, citizen):
+    return render(
+        request,
+        "cabinet/activity.html",
+        {"citizen": citizen, "entries": activity_entries(citizen)[:500]},
+    )
+
+
+def _rows(queryset, *fields):
+    return list(queryset.values(*fields))
+
+
+@citizen_required
+def export(request, citizen):
+    """All the citizen's data as one JSON file."""
+    profile_fields = [key for key, _label in PROFILE_FIELDS] + [
+        "sex",
+        "region_code",
+        "phone_verified_at",
+        "proactive_mode",
+        "death_date",
+        "created_at",
+    ]
+    data = {
+        "exported_at": timezone.now(),
+        "profile": {key: getattr(citizen, key) for key in profile_fields},
+        "account": {
+            "email": request.user.email,
+            "date_joined": request.user.date_joined,
+        },
+        "profile_changes": _rows(
+            citizen.profile_changes.all(),
+            "field",
+            "old_value",
+            "new_value",
+            "source",
+            "record_id",
+            "changed_at",
+        ),
+        "consents": _rows(
+            citizen.consents.all(),
+            "id",
+            "purpose",
+            "text_version",
+            "given_at",
+            "valid_until",
+            "revoked_at",
+            "ip_address",
+            "user_agent",
+        ),
+        "offers": _rows(
+            citizen.offers.all(),
+            "id",
+            "service__code",
+            "service__title",
+            "status",
+            "status_reason",
+            "prefill",
+            "created_at",
+            "expires_at",
+            "decided_at",
+        ),
+        "applications": [
+            {
+                **row,
+                "history": _rows(
+                    Application.objects.get(pk=row["id"]).history.all(),
+                    "status",
+                    "note",
+                    "changed_at",
+                ),
+            }
+            for row in _rows(
+                citizen.applications.all(),
+                "id",
+                "number",
+                "service__code",
+                "status",
+                "data",
+                "submitted_at",
+                "updated_at",
+            )
+        ],
+        "documents": _rows(
+            citizen.documents.all(),
+            "id",
+            "offer_id",
+            "title",
+            "content_type",
+            "size",
+            "uploaded_at",
+        ),
+        "notifications": _rows(
+            citizen.notifications.all(),
+            "id",
+            "kind",
+            "channel",
+            "status",
+            "subject",
+            "body",
+            "created_at",
+            "sent_at",
+            "read_at",
+        ),
+        "life_events": _rows(
+            LifeEvent.objects.filter(citizen=citizen),
+            "id",
+            "source",
+            "event_type",
+            "role",
+            "occurred_on",
+            "data",
+        ),
+        "service_opt_outs": _rows(
+            citizen.service_opt_outs.all(), "service__code", "created_at"
+        ),
+        "error_reports": _rows(
+            citizen.error_reports.all(), "field", "comment", "status", "created_at"
+        ),
+    }
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response

@@ -70,14 +70,17 @@ def notify(
 ) -> list[Notification]:
     """Outbox rows for one change concerning one citizen.
 
-    ``object_key`` names the change when one application has several of
-    the same kind (each status change: ``status_change:<id>``, each
-    deadline reminder: ``document_request:<id>``); the unique constraint on
-    (kind, object_key, channel) then keeps each one once."""
+    ``object_key`` names the change when one object has several of the
+    same kind (each status change: ``status_change:<id>``, each deadline
+    reminder: ``document_request:<id>``) or when it is neither an offer nor
+    an application (``consent:12``); the unique constraint on (kind,
+    object_key, channel) then keeps each one once."""
     if not object_key and application is not None:
         object_key = f"application:{application.pk}"
-    elif not object_key:
+    elif not object_key and offer is not None:
         object_key = f"offer:{offer.pk}"
+    elif not object_key:
+        raise ValueError("a notification needs an offer, an application or a key")
     channels = [Channel.CABINET]
     if citizen.email:
         channels.append(Channel.EMAIL)

@@ -20,8 +20,10 @@ from .models import (
     ApplicationStatusChange,
     DocumentRequest,
     Offer,
+    Document,
     ResultDocument,
     Service,
+    ServiceOptOut,
     TakeUpFunnel,
 )
 
@@ -349,3 +351,33 @@ class TakeUpFunnelAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/offers/takeupfunnel/funnel.html", context
         )
+
+
+@admin.register(ServiceOptOut)
+class ServiceOptOutAdmin(admin.ModelAdmin):
+    list_display = ("citizen", "service", "created_at")
+    list_filter = ("service",)
+    raw_id_fields = ("citizen",)
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Read-only: the file opens through the cabinet's download view, which
+    checks the official's permission and second factor."""
+
+    list_display = ("id", "title", "content_type", "size", "uploaded_at", "download")
+    list_filter = ("content_type",)
+    raw_id_fields = ("citizen", "offer")
+    exclude = ("file",)
+    readonly_fields = (
+        "citizen", "offer", "title", "content_type", "size", "original_name",
+        "uploaded_at", "download",
+    )
+
+    @admin.display(description="файл")
+    def download(self, obj):
+        url = reverse("cabinet:document-download", args=[obj.pk])
+        return format_html('<a href="{}">скачать</a>', url)
+
+    def has_add_permission(self, request):
+        return False

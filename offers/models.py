@@ -16,6 +16,14 @@ class Service(models.Model):
     description = models.TextField(_("описание"), blank=True)
     # Keys of offers.prefill.PREFILL_FIELDS, in the order the form shows them.
     prefill_fields = models.JSONField(_("предзаполняемые поля"), default=list)
+    # Keys of prefill_fields the citizen may correct before confirming.
+    correctable_fields = models.JSONField(
+        _("поля, которые можно исправить"), default=list, db_default=[], blank=True
+    )
+    # Documents the citizen is asked to attach: a list of titles.
+    required_documents = models.JSONField(
+        _("документы к заявлению"), default=list, db_default=[], blank=True
+    )
     is_active = models.BooleanField(_("доступна"), default=True)
     # The legal term for the agency's decision, in calendar days from
     # submission; an application's due date is computed from it.
@@ -136,7 +144,10 @@ class ServiceOptOut(models.Model):
         verbose_name=_("гражданин"),
     )
     service = models.ForeignKey(
-        Service, on_delete=models.CASCADE, related_name="+", verbose_name=_("услуга")
+        Service,
+        on_delete=models.CASCADE,
+        related_name="opt_outs",
+        verbose_name=_("услуга"),
     )
     created_at = models.DateTimeField(_("когда"), auto_now_add=True)
 
@@ -348,3 +359,59 @@ class TakeUpFunnel(Offer):
         proxy = True
         verbose_name = _("воронка проактивных услуг")
         verbose_name_plural = _("воронка проактивных услуг")
+
+
+def _private_storage():
+    from django.core.files.storage import FileSystemStorage
+    from django.conf import settings
+
+    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+
+
+def _document_path(instance, filename: str) -> str:
+    # The stored name never carries the citizen's file name.
+    import uuid
+
+    return f"documents/{instance.citizen_id}/{uuid.uuid4().hex}"
+
+
+class Document(models.Model):
+    """A file the citizen attached to an offer. Kept outside any public path
+    and served only by cabinet.views.document_download."""
+
+    class ContentType(models.TextChoices):
+        PDF = "application/pdf", "PDF"
+        JPEG = "image/jpeg", "JPEG"
+        PNG = "image/png", "PNG"
+        XML = "application/xml", "XML"
+
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.CASCADE,
+        related_name="documents",
+        verbose_name=_("гражданин"),
+    )
+    offer = models.ForeignKey(
+        Offer,
+        on_delete=models.CASCADE,
+        related_name="documents",
+        verbose_name=_("предложение"),
+    )
+    title = models.CharField(_("документ"), max_length=200)
+    file = models.FileField(
+        _("файл"), storage=_private_storage, upload_to=_document_path, max_length=200
+    )
+    content_type = models.CharField(
+        _("формат"), max_length=32, choices=ContentType.choices
+    )
+    size = models.PositiveIntegerField(_("размер, байт"))
+    original_name = models.CharField(_("имя файла"), max_length=200, blank=True)
+    uploaded_at = models.DateTimeField(_("загружен"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("документ")
+        verbose_name_plural = _("документы")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title

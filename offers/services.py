@@ -367,8 +367,14 @@ def _next_application_number(offer: Offer) -> str:
 
 
 @transaction.atomic
-def accept_offer(citizen, offer_id: int) -> Application:
-    """The citizen confirms an offer: it becomes a submitted application."""
+def accept_offer(
+    citizen, offer_id: int, corrections: dict[str, str] | None = None
+) -> Application:
+    """The citizen confirms an offer: it becomes a submitted application.
+
+    ``corrections`` may change the values of the service's correctable
+    fields; any other key is ignored, so registry data stays as reported.
+    """
     offer = _locked(offer_id, citizen)
     _check_transition(offer, Offer.Status.CONFIRMED)
     if offer.expires_at <= timezone.now():
@@ -378,18 +384,27 @@ def accept_offer(citizen, offer_id: int) -> Application:
     offer.decided_at = timezone.now()
     offer.save(update_fields=["status", "decided_at"])
 
+    data = dict(offer.prefill)
+    corrected = []
+    for key in offer.service.correctable_fields:
+        value = (corrections or {}).get(key)
+        if value is not None and value.strip() and value.strip() != data.get(key):
+            data[key] = value.strip()[:200]
+            corrected.append(key)
+
     application = Application.objects.create(
         offer=offer,
         citizen=citizen,
         service=offer.service,
         number=_next_application_number(offer),
-        data=offer.prefill,
+        data=data,
         due_on=timezone.localdate() + timedelta(days=offer.service.processing_days),
     )
+    note = "Заявление подано по проактивному предложению"
+    if corrected:
+        note += "; исправлено гражданином: " + ", ".join(corrected)
     ApplicationStatusChange.objects.create(
-        application=application,
-        status=Application.Status.SUBMITTED,
-        note="Заявление подано по проактивному предложению",
+        application=application, status=Application.Status.SUBMITTED, note=note
     )
     notification_services.notify(
         citizen,

@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "cabinet",
     "consents",
     "events",
@@ -63,10 +67,20 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cabinet.middleware.SessionTimeoutMiddleware",
+    "cabinet.middleware.SecondFactorRequiredMiddleware",
     "cabinet.middleware.NoStoreForPersonalPagesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a lockout into a response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "proactive_portal.urls"
@@ -126,6 +140,55 @@ SECURE = env.bool("DJANGO_SECURE", default=False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+# Sessions live in the database and are read through Redis, so a page view
+# costs no session query; logout deletes both copies.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# The cabinet's own timeouts (cabinet.middleware.SessionTimeoutMiddleware):
+# idle, absolute from login, and how fresh a login must be before a change
+# of phone, email or second factor.
+CABINET_IDLE_TIMEOUT = env.int("CABINET_IDLE_TIMEOUT", default=15 * 60)
+CABINET_ABSOLUTE_TIMEOUT = env.int("CABINET_ABSOLUTE_TIMEOUT", default=8 * 60 * 60)
+CABINET_REAUTH_MAX_AGE = env.int("CABINET_REAUTH_MAX_AGE", default=5 * 60)
+# Email confirmation links stay valid this long.
+CABINET_EMAIL_LINK_MAX_AGE = 3 * 24 * 60 * 60
+# Uploaded documents: outside MEDIA/STATIC, served only through a view that
+# checks the owner.
+PRIVATE_MEDIA_ROOT = Path(
+    env("PORTAL_PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private-media"))
+)
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Celery's "redis+socket://" is redis-py's "unix://"; database 1
+        # keeps the cache apart from the broker's queues.
+        "LOCATION": (
+            REDIS_URL.replace("redis+socket://", "unix://", 1) + "?db=1"
+            if REDIS_URL.startswith("redis+socket://")
+            else REDIS_URL
+        ),
+        "KEY_PREFIX": "portal",
+    }
+}
+
+# Login lockout (django-axes): five wrong passwords for one login from one
+# address lock that pair for 15 minutes. Keyed on the pair, so someone
+# guessing from elsewhere cannot lock the real person out, and the second
+# factor has its own limit (django-otp's throttling).
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "cabinet/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["username", "password"]
+# django-otp: wrong codes slow the device down exponentially.
+OTP_TOTP_ISSUER = "Проактивный портал"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 CSRF_COOKIE_HTTPONLY = True
@@ -150,6 +213,7 @@ CELERY_TASK_ROUTES = {
     # Application lifecycle work is short and rare: it shares the events
     # queue rather than needing a worker of its own.
     "offers.*": {"queue": "events"},
+    "consents.*": {"queue": "notifications"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -176,6 +240,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "remind-document-deadlines": {
         "task": "offers.remind_document_deadlines",
+        "schedule": timedelta(hours=1),
+    },
+    "remind-expiring-consents": {
+        "task": "consents.remind_expiring",
         "schedule": timedelta(hours=1),
     },
 }

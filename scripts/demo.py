@@ -111,7 +111,11 @@ def main() -> int:
     try:
         print("3/4 Registry dumps: population, demo accounts, births")
         manage("import_registry", "population", "samples/population.csv")
-        manage("create_demo_accounts", "samples/demo_accounts.json")
+        codes_file = DATA / "demo-codes.txt"
+        manage(
+            "create_demo_accounts", "samples/demo_accounts.json",
+            "--codes-file", str(codes_file),
+        )
         manage("import_registry", "births", "samples/births.csv")
         wait_for(
             lambda: stats()["offers_by_status"].get("offered", 0)
@@ -147,6 +151,10 @@ Portal is running. Stop it with Ctrl-C.
     olga      — Ольга Соколова: maternity capital (third child)
     official  — an official, for the admin
 
+  After the password the portal asks for a one-time code. Use one of
+  these single-use codes (also in {codes_file}); a person can instead
+  set up an authenticator app when registering:
+{codes_file.read_text(encoding="utf-8")}
   Notifications sent by email: {OUTBOX / 'email'}/
   Notifications sent by SMS:   {OUTBOX / 'sms.log'}
   Logs of worker, beat, web:   {LOGS}/

@@ -41,6 +41,25 @@ def write_csv(tmp_path):
 
 
 @pytest.fixture
+def offer_for(write_csv, run_import):
+    """Import a second birth for ``citizen`` and evaluate: their offer."""
+    from events.services import evaluate_batch
+    from offers.models import Offer
+    from tests.helpers import BIRTHS_HEADER, birth
+
+    def make(citizen, record_id="B1", service="maternity-capital", **overrides):
+        row = birth(record_id, citizen.snils, **overrides)
+        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [row])
+        summary = run_import("births", path)
+        evaluate_batch(summary["batch_id"])
+        return Offer.objects.filter(
+            citizen=citizen, event__record_id=record_id, service__code=service
+        ).first()
+
+    return make
+
+
+@pytest.fixture
 def run_import(capsys):
     """Run ``import_registry`` as an operator does, and return its JSON
     summary."""
@@ -116,3 +135,15 @@ def wait_until(check, seconds=30, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {seconds} s")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    """An official signed in to the admin with both factors (the admin is
+    an OTPAdminSite: a password alone does not open it)."""
+    from tests.helpers import PASSWORD, official_login
+
+    official = django_user_model.objects.create_superuser(
+        "admin", "admin@example.org", PASSWORD
+    )
+    return official_login(client, official)

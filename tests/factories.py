@@ -18,6 +18,17 @@ def next_snils() -> str:
     return nine + f"{snils_check_number(nine):02d}"
 
 
+def second_factor_code(user) -> str:
+    """A fresh single-use backup code for ``user`` (django-otp's static
+    device), as a person would read it from their printed list."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="backup")
+    token = StaticToken.random_token()
+    device.token_set.create(token=token)
+    return token
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

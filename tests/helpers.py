@@ -56,3 +56,45 @@ def birth(record_id, mother_snils, **overrides):
     }
     row.update(overrides)
     return [row[name] for name in BIRTHS_HEADER]
+
+
+PASSWORD = "correct-horse-battery"
+
+
+def login(client, citizen_or_user):
+    """Password, then a one-time backup code: both factors, as a person
+    signs in. Returns the client."""
+    from django.urls import reverse
+
+    from tests.factories import second_factor_code
+
+    user = getattr(citizen_or_user, "user", citizen_or_user)
+    response = client.post(
+        reverse("cabinet:login"), {"username": user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    response = client.post(
+        reverse("cabinet:otp-verify"), {"token": second_factor_code(user)}
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+def official_login(client, user):
+    """An official signs in to the admin: password and a one-time code from
+    a backup-code device, through the admin's own login form."""
+    from tests.factories import second_factor_code
+
+    token = second_factor_code(user)
+    device = user.staticdevice_set.get()
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": user.username,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": token,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client

@@ -17,6 +17,7 @@ from offers import services
 from offers.models import Application, ApplicationStatusChange, DocumentRequest, Service
 from tests.applications import PASSWORD, submitted_application
 from tests.factories import CitizenFactory
+from tests.helpers import login, official_login
 
 pytestmark = pytest.mark.django_db
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -31,8 +32,7 @@ def official(django_user_model):
 
 @pytest.fixture
 def admin_client(client, official):
-    client.force_login(official)
-    return client
+    return official_login(client, official)
 
 
 @pytest.fixture
@@ -330,7 +330,7 @@ def test_bulk_approval_reports_what_it_could_not_do(admin_client, write_csv, ann
 
 def test_a_citizen_account_cannot_act_in_admin(client, write_csv, anna):
     application = submitted_application(write_csv, anna)
-    client.login(username=anna.user.username, password=PASSWORD)
+    login(client, anna)
 
     response = act(client, application, "approve", note="")
 

@@ -4,41 +4,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from events.services import evaluate_batch
 from notifications.models import Notification
 from offers.models import Application, Offer
-from tests.factories import CitizenFactory
-from tests.helpers import BIRTHS_HEADER, birth
+from tests.factories import CitizenFactory, second_factor_code
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def offer_for(write_csv, run_import):
-    """Import a second birth for ``citizen`` and evaluate: their offer."""
-
-    def make(citizen, record_id="B1"):
-        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)])
-        summary = run_import("births", path)
-        evaluate_batch(summary["batch_id"])
-        return Offer.objects.get(citizen=citizen, event__record_id=record_id)
-
-    return make
 
 
 @pytest.fixture
 def anna():
     return CitizenFactory(with_account=True, consenting=True, first_name="Анна")
-
-
-def login(client, citizen):
-    response = client.post(
-        reverse("cabinet:login"),
-        {"username": citizen.user.username, "password": PASSWORD},
-    )
-    assert response.status_code == 302
-    return client
 
 
 def test_the_cabinet_asks_for_login(client):
@@ -121,8 +97,8 @@ def test_a_citizen_cannot_open_another_citizens_application(client, anna, offer_
 
 def test_confirming_needs_a_csrf_token(anna, offer_for):
     offer = offer_for(anna)
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(anna.user)
+    client = login(Client(enforce_csrf_checks=False), anna)
+    client.handler.enforce_csrf_checks = True
     response = client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
     assert response.status_code == 403
     assert not Application.objects.exists()
@@ -148,8 +124,11 @@ def test_the_inbox_lists_what_was_sent(client, anna, offer_for):
 
 
 def test_an_official_without_a_citizen_profile_has_no_cabinet(client, django_user_model):
-    django_user_model.objects.create_user("official", password=PASSWORD, is_staff=True)
-    client.login(username="official", password=PASSWORD)
+    official = django_user_model.objects.create_user(
+        "official", password=PASSWORD, is_staff=True
+    )
+    client.post(reverse("cabinet:login"), {"username": "official", "password": PASSWORD})
+    client.post(reverse("cabinet:otp-verify"), {"token": second_factor_code(official)})
     assert client.get(reverse("cabinet:dashboard")).status_code == 404
 
 

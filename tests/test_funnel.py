@@ -11,9 +11,9 @@ from django.urls import reverse
 from notifications.services import dispatch_pending
 from offers import funnel, services
 from offers.models import Offer
-from tests.applications import PASSWORD, import_births
+from tests.applications import import_births
 from tests.factories import CitizenFactory
-from tests.helpers import birth
+from tests.helpers import birth, login
 
 pytestmark = pytest.mark.django_db
 RULE = "maternity-capital-since-2020"
@@ -41,7 +41,7 @@ def known_data_set(write_csv):
     opener, browser, _silent = reached
     for citizen in (opener, browser):
         client = Client()
-        client.login(username=citizen.user.username, password=PASSWORD)
+        login(client, citizen)
         offer = Offer.objects.get(citizen=citizen)
         client.get(reverse("cabinet:offer-detail", args=[offer.pk]))
         client.get(reverse("cabinet:offer-detail", args=[offer.pk]))  # once counts
@@ -135,7 +135,7 @@ def test_the_funnel_page_is_linked_from_the_admin_index_and_draws_charts(
 
 def test_the_funnel_page_is_for_staff_only(client, known_data_set):
     citizen = known_data_set[0]
-    client.login(username=citizen.user.username, password=PASSWORD)
+    login(client, citizen)
     response = client.get(reverse("admin:offers_takeupfunnel_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

@@ -1,7 +1,5 @@
 """import_registry through its command-line interface."""
 
-import io
-import json
 import shutil
 import zipfile
 

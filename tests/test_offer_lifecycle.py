@@ -15,6 +15,7 @@ from notifications.services import render
 from offers import services
 from offers.explain import why
 from offers.models import Offer
+from tests.helpers import login
 from tests.event_factories import CitizenFactory, birth_data, make_event, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -222,6 +223,6 @@ def test_the_cabinet_explains_which_record_and_rule_version_made_the_offer(
     assert "Тестовое правило" in text and "версия 1" in text
     assert "о рождении ребёнка" in text
 
-    client.force_login(offer.citizen.user)
+    login(client, offer.citizen)
     page = client.get(reverse("cabinet:offer-detail", args=[offer.pk])).content.decode()
     assert f"запись № {offer.event.record_id}" in page

@@ -12,8 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from offers import services
-from tests.applications import PASSWORD, submitted_application
+from tests.applications import submitted_application
 from tests.factories import CitizenFactory
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,7 @@ def test_the_verify_page_needs_no_login_and_accepts_a_code_in_the_link(certifica
 
 def test_the_citizen_downloads_their_own_result_and_sees_it_listed(certificate, anna):
     client = Client()
-    client.login(username=anna.user.username, password=PASSWORD)
+    login(client, anna)
 
     detail = client.get(
         reverse("cabinet:application-detail", args=[certificate.application.pk])
@@ -136,7 +137,7 @@ def test_the_citizen_downloads_their_own_result_and_sees_it_listed(certificate, 
 def test_another_citizen_gets_404_for_someone_elses_result(certificate):
     other = CitizenFactory(with_account=True, consenting=True)
     client = Client()
-    client.login(username=other.user.username, password=PASSWORD)
+    login(client, other)
 
     url = reverse("cabinet:result-document", args=[certificate.pk])
 

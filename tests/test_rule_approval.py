@@ -13,6 +13,7 @@ from notifications.models import Notification
 from offers.models import Offer, Service, ServiceOptOut
 from tests.event_factories import CitizenFactory, birth_data, make_event, make_rule
 from tests.factories import UserFactory
+from tests.helpers import PASSWORD, official_login
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def official(name):
-    return get_user_model().objects.create_superuser(name, f"{name}@example.org", "pw")
+    return get_user_model().objects.create_superuser(
+        name, f"{name}@example.org", PASSWORD
+    )
 
 
 def test_a_new_rule_does_nothing_until_a_second_official_approves_it():
@@ -137,7 +140,7 @@ def test_in_admin_the_author_is_refused_and_a_second_official_approves(client):
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
     shipped = rule.current_version.number
 
-    client.force_login(anna)
+    official_login(client, anna)
     url = reverse("admin:events_triggerrule_change", args=[rule.pk])
     response = client.post(url, rule_form(rule, offer_valid_days=45))
     assert response.status_code == 302
@@ -150,7 +153,7 @@ def test_in_admin_the_author_is_refused_and_a_second_official_approves(client):
     rule.refresh_from_db()
     assert rule.current_version.number == shipped
 
-    client.force_login(boris)
+    official_login(client, boris)
     client.post(approve)
     rule.refresh_from_db()
     assert rule.current_version.number == shipped + 1
@@ -164,7 +167,7 @@ def test_in_admin_the_author_is_refused_and_a_second_official_approves(client):
 def test_the_history_keeps_every_change_with_its_author(client):
     anna = official("anna")
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
-    client.force_login(anna)
+    official_login(client, anna)
     url = reverse("admin:events_triggerrule_change", args=[rule.pk])
     client.post(url, rule_form(rule, offer_valid_days=45))
     client.post(url, rule_form(rule, offer_valid_days=50))
@@ -179,7 +182,7 @@ def test_the_history_keeps_every_change_with_its_author(client):
 
 
 def test_an_invalid_rule_in_admin_names_the_condition_and_is_not_saved(client):
-    client.force_login(official("anna"))
+    official_login(client, official("anna"))
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
     url = reverse("admin:events_triggerrule_change", args=[rule.pk])
     bad = '[{"field": "event.birth_order", "op": "between", "value": [3, 1]}]'
@@ -271,7 +274,7 @@ def evaluate_batch_all():
 
 
 def test_the_admin_dry_run_shows_counts_of_the_unsaved_form(client, known_data):
-    client.force_login(official("anna"))
+    official_login(client, official("anna"))
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
     url = reverse("admin:events_triggerrule_dry_run", args=[rule.pk])
     conditions = '[{"field": "event.birth_order", "op": "gte", "value": 2}]'
@@ -291,7 +294,7 @@ def test_the_admin_dry_run_shows_counts_of_the_unsaved_form(client, known_data):
 
 
 def test_the_admin_dry_run_of_an_invalid_form_shows_the_error(client):
-    client.force_login(official("anna"))
+    official_login(client, official("anna"))
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
     url = reverse("admin:events_triggerrule_dry_run", args=[rule.pk])
     response = client.post(url, rule_form(rule, conditions='[{"field": "x"}]'))
@@ -327,7 +330,7 @@ def test_a_time_trigger_dry_run_counts_only_dates_within_its_days():
 
 
 def test_the_rule_page_offers_the_dry_run_and_a_new_rule_can_be_run_dry(client):
-    client.force_login(official("anna"))
+    official_login(client, official("anna"))
     rule = TriggerRule.objects.get(code="maternity-capital-second-child")
     page = client.get(reverse("admin:events_triggerrule_change", args=[rule.pk]))
     assert 'formaction="dry-run/"' in page.content.decode()

@@ -1,0 +1,122 @@
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright, a
+real SMTP server for the confirmation email."""
+
+import os
+import shutil
+import threading
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API keeps an event loop in the test's thread; the
+    ORM calls the tests make between browser steps are still plain
+    synchronous calls. Only for these tests, never for subprocesses."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def browser(live_server):
+    """Started after (so stopped before) the live server and the database
+    of the test: Playwright's event loop must be gone when the database is
+    flushed."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+class Mailbox:
+    """Messages received by the test's SMTP server."""
+
+    def __init__(self):
+        self.messages = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.arrived:
+            self.messages.append(message_from_bytes(envelope.content))
+            self.arrived.notify_all()
+        return "250 OK"
+
+    def wait_for(self, count=1, timeout=30):
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        assert len(self.messages) >= count, "no email arrived"
+        return self.messages[count - 1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    from aiosmtpd.controller import Controller
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    yield mailbox
+    controller.stop()
+
+
+class Steps:
+    """Screenshots of each step, and axe checks of each page."""
+
+    def __init__(self, page, name, check_accessibility):
+        self.page = page
+        self.folder = ARTIFACTS / name
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self.check_accessibility = check_accessibility
+        self.violations = {}
+        if check_accessibility:
+            from axe_playwright_python.sync_playwright import Axe
+
+            self.axe = Axe()
+
+    def shot(self, label):
+        self.count += 1
+        self.page.screenshot(
+            path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=True
+        )
+        if self.check_accessibility:
+            results = self.axe.run(self.page)
+            serious = [
+                f"{v['id']} ({v['impact']}): "
+                + "; ".join(node["target"][0] for node in v["nodes"][:3])
+                for v in results.response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            if serious:
+                self.violations[f"{label} {self.page.url}"] = serious
