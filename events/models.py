@@ -36,6 +36,9 @@ class ImportBatch(models.Model):
     updated = models.PositiveIntegerField(_("исправлено"), default=0)
     duplicates = models.PositiveIntegerField(_("повторов"), default=0)
     rejected = models.PositiveIntegerField(_("отклонено"), default=0)
+    unmatched = models.PositiveIntegerField(
+        _("не сопоставлено"), default=0, db_default=0
+    )
     report_path = models.CharField(_("отчёт"), max_length=500, blank=True)
     started_at = models.DateTimeField(_("начата"), auto_now_add=True)
     finished_at = models.DateTimeField(_("окончена"), null=True, blank=True)
@@ -187,6 +190,48 @@ class LifeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_type_display()} {self.occurred_on}"
+
+
+class UnmatchedDeath(models.Model):
+    """A death record that names no SNILS and fits no single citizen by
+    passport or by full name and birth date. Officials resolve it in admin:
+    linking it to a citizen applies the death as a matched one would be."""
+
+    class Reason(models.TextChoices):
+        NONE = "none", _("никто не подходит")
+        SEVERAL = "several", _("подходят несколько граждан")
+
+    registry_record = models.OneToOneField(
+        RegistryRecord,
+        on_delete=models.CASCADE,
+        related_name="unmatched_death",
+        verbose_name=_("запись реестра"),
+    )
+    reason = models.CharField(_("почему"), max_length=16, choices=Reason.choices)
+    candidates = models.PositiveIntegerField(_("подходящих граждан"), default=0)
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, related_name="+", verbose_name=_("загрузка")
+    )
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("гражданин"),
+    )
+    resolved_at = models.DateTimeField(_("разобрано"), null=True, blank=True)
+    resolved_by = models.CharField(_("кем"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("получено"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("несопоставленная запись о смерти")
+        verbose_name_plural = _("несопоставленные записи о смерти")
+        ordering = ["resolved_at", "-created_at"]
+
+    def __str__(self) -> str:
+        data = self.registry_record.data
+        return f"{data.get('last_name', '')} {data.get('birth_date', '')}"
 
 
 class TriggerRule(models.Model):

@@ -84,7 +84,52 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("act_date", False, values.parse_date),
         Column("stillborn", False, values.parse_bool),
     ),
+    Source.DISABILITY: (
+        Column("record_id", True),
+        Column("snils", True, values.parse_snils),
+        Column("group", True, values.choice(values.DISABILITY_GROUPS, "группа инвалидности")),
+        Column("established_on", True, values.parse_date),
+        Column("valid_until", False, values.parse_date),
+        Column("next_examination", False, values.parse_date),
+        Column("cause", False),
+        Column("office", False),
+    ),
+    Source.DEATHS: (
+        Column("record_id", True),
+        Column("snils", False, values.parse_snils),
+        Column("last_name", True),
+        Column("first_name", True),
+        Column("middle_name", False),
+        Column("birth_date", True, values.parse_date),
+        Column("passport_series", False, _passport_series),
+        Column("passport_number", False, _passport_number),
+        Column("death_date", True, values.parse_date),
+    ),
+    Source.PAYMENTS: (
+        Column("record_id", True),
+        Column("snils", True, values.parse_snils),
+        Column("payment_type", True),
+        Column("amount", True, values.parse_amount),
+        Column("scheduled_on", True, values.parse_date),
+        Column("status", True, values.choice(values.PAYMENT_STATUSES, "статус выплаты")),
+    ),
+    Source.TAX: (
+        Column("record_id", True),
+        Column("inn", True, values.parse_inn),
+        Column("tax_type", True, values.choice(values.TAX_TYPES, "вид налога")),
+        Column("amount", True, values.parse_amount),
+        Column("due_on", True, values.parse_date),
+        Column("period_year", True, values.parse_year),
+    ),
 }
+
+# Parsed once: (name, required, parser) of each source, for the hot loop.
+_PLAN = {
+    source: tuple((c.name, c.required, c.parse) for c in columns)
+    for source, columns in SCHEMAS.items()
+}
+# Values kept as JSON numbers or booleans; every other empty value is "".
+_TYPED = {"birth_order", "period_year", "stillborn", "phone_is_mobile"}
 
 
 def required_columns(source: str) -> tuple[str, ...]:
@@ -110,6 +155,16 @@ def _plausibility(source: str, data: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append(("act_date", "дата записи акта раньше рождения ребёнка"))
         if data.get("father_snils") and data["father_snils"] == data["mother_snils"]:
             problems.append(("father_snils", "СНИЛС отца совпадает со СНИЛС матери"))
+    elif source == Source.DISABILITY:
+        if data["established_on"] > today:
+            problems.append(("established_on", "дата установления инвалидности в будущем"))
+        if data.get("valid_until") and data["valid_until"] < data["established_on"]:
+            problems.append(("valid_until", "срок инвалидности кончается раньше, чем начат"))
+    elif source == Source.DEATHS:
+        if data["death_date"] > today:
+            problems.append(("death_date", "дата смерти в будущем"))
+        if data["death_date"] < data["birth_date"]:
+            problems.append(("death_date", "дата смерти раньше даты рождения"))
     return problems
 
 
@@ -119,20 +174,21 @@ def validate(source: str, raw: RawRecord) -> tuple[dict[str, Any] | None, list]:
     if problems and not raw.fields:
         return None, problems  # the reader could not even find the fields
     data: dict[str, Any] = {}
-    for column in SCHEMAS[source]:
-        text = raw.fields.get(column.name, "").strip()
+    fields = raw.fields
+    for name, required, parse in _PLAN[source]:
+        text = fields.get(name)
         if not text:
-            if column.required:
-                problems.append((column.name, "обязательное поле не заполнено"))
-            data[column.name] = None
+            if required:
+                problems.append((name, "обязательное поле не заполнено"))
+            data[name] = None
             continue
-        if column.parse is None:
-            data[column.name] = text
+        if parse is None:
+            data[name] = text
             continue
         try:
-            data[column.name] = column.parse(text)
+            data[name] = parse(text)
         except ValueError as error:
-            problems.append((column.name, str(error)))
+            problems.append((name, str(error)))
 
     if problems:
         return None, problems
@@ -155,6 +211,6 @@ def _to_json(source: str, data: dict[str, Any]) -> dict[str, Any]:
     if source == Source.BIRTHS:
         result["stillborn"] = bool(result["stillborn"])
     for key, value in result.items():
-        if value is None and key not in ("birth_order",):
+        if value is None and key not in _TYPED:
             result[key] = ""
     return result
