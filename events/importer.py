@@ -48,7 +48,7 @@ FORMATS = {
     Source.TAX: ("csv", "jsonl"),
 }
 ALL_FORMATS = tuple(FORMAT_NAMES)
-WITHDRAW_REASON_DEATH = "death"
+WITHDRAW_REASON_DEATH = "Зарегистрирована смерть"
 
 
 @dataclass

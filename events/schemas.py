@@ -175,10 +175,12 @@ def validate(source: str, raw: RawRecord) -> tuple[dict[str, Any] | None, list]:
         return None, problems  # the reader could not even find the fields
     data: dict[str, Any] = {}
     fields = raw.fields
+    # A column the reader already explained is not reported twice.
+    explained = {column for column, _ in problems} if problems else ()
     for name, required, parse in _PLAN[source]:
         text = fields.get(name)
         if not text:
-            if required:
+            if required and name not in explained:
                 problems.append((name, "обязательное поле не заполнено"))
             data[name] = None
             continue
