@@ -310,6 +310,7 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
     sha256 = hashlib.sha256
     validate = schemas.validate
     today = timezone.localdate()
+    phase = _Phases(batch)
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_DDL)
         with cursor.copy(
@@ -347,7 +348,6 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
         if progress:
             progress(read)
 
-        phase = _Phases(batch)
         phase("read and COPY")
         cursor.execute("ANALYZE import_stage")
         in_file_duplicates = _settle_repeats(cursor, report)
@@ -362,6 +362,7 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
 
     report.flush()
     _store_rejections(batch, report.path)
+    phase("rejections")
     counts = {
         "read": read,
         "stored": stored,
