@@ -38,7 +38,19 @@ class ProfileChangeInline(admin.TabularInline):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "source", "file_format", "file_name", "status", "read", "stored", "updated", "duplicates", "rejected", "unmatched")
+    list_display = (
+        "started_at",
+        "source",
+        "file_format",
+        "file_name",
+        "status",
+        "read",
+        "stored",
+        "updated",
+        "duplicates",
+        "rejected",
+        "unmatched",
+    )
     list_filter = ("source", "status", "file_format")
     search_fields = ("file_name", "=id", "file_sha256")
     readonly_fields = [field.name for field in ImportBatch._meta.fields]
@@ -78,9 +90,23 @@ class UnmatchedDeathAdmin(admin.ModelAdmin):
     finds the citizen and links them; saving applies the death."""
 
     form = UnmatchedDeathForm
-    list_display = ("__str__", "reason", "candidates", "batch", "resolved_at", "resolved_by")
+    list_display = (
+        "__str__",
+        "reason",
+        "candidates",
+        "batch",
+        "resolved_at",
+        "resolved_by",
+    )
     list_filter = ("reason", ("resolved_at", admin.EmptyFieldListFilter))
-    readonly_fields = ("record_data", "reason", "candidates", "batch", "resolved_at", "resolved_by")
+    readonly_fields = (
+        "record_data",
+        "reason",
+        "candidates",
+        "batch",
+        "resolved_at",
+        "resolved_by",
+    )
 
     @admin.display(description="Сведения записи")
     def record_data(self, obj):
@@ -96,7 +122,9 @@ class UnmatchedDeathAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            services.resolve_unmatched_death(obj, form.cleaned_data["citizen"], request.user.get_username())
+            services.resolve_unmatched_death(
+                obj, form.cleaned_data["citizen"], request.user.get_username()
+            )
         except ValueError as error:
             messages.error(request, str(error))
 
@@ -106,12 +134,29 @@ class RegistryRecordAdmin(admin.ModelAdmin):
     list_display = ("source", "record_id", "version", "batch", "updated_at")
     list_filter = ("source",)
     search_fields = ("=record_id",)
-    readonly_fields = ("source", "record_id", "content_hash", "data", "version", "batch", "created_at", "updated_at")
+    readonly_fields = (
+        "source",
+        "record_id",
+        "content_hash",
+        "data",
+        "version",
+        "batch",
+        "created_at",
+        "updated_at",
+    )
 
 
 @admin.register(LifeEvent)
 class LifeEventAdmin(admin.ModelAdmin):
-    list_display = ("event_type", "role", "occurred_on", "citizen", "source", "record_id", "created_at")
+    list_display = (
+        "event_type",
+        "role",
+        "occurred_on",
+        "citizen",
+        "source",
+        "record_id",
+        "created_at",
+    )
     list_filter = ("event_type", "role", "source")
     search_fields = ("=record_id", "=subject_snils", "citizen__last_name")
     raw_id_fields = ("citizen", "registry_record", "batch")
@@ -120,17 +165,51 @@ class LifeEventAdmin(admin.ModelAdmin):
 
 @admin.register(TriggerRule)
 class TriggerRuleAdmin(admin.ModelAdmin):
-    list_display = ("name", "event_type", "service", "is_active", "valid_from", "valid_until", "offer_valid_days")
+    list_display = (
+        "name",
+        "event_type",
+        "service",
+        "is_active",
+        "valid_from",
+        "valid_until",
+        "offer_valid_days",
+    )
     list_filter = ("is_active", "event_type", "service")
     search_fields = ("name", "code")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("name", "code", "description", "event_type", "service", "is_active")}),
-        ("Условия", {
-            "fields": ("conditions",),
-            "description": "Список условий в формате JSON: "
-            '[{"field": "event.birth_order", "op": "gte", "value": 2}]. '
-            "Поля и операции описаны в docs/rules.md.",
-        }),
-        ("Сроки", {"fields": ("valid_from", "valid_until", "offer_valid_days", "created_at", "updated_at")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "code",
+                    "description",
+                    "event_type",
+                    "service",
+                    "is_active",
+                )
+            },
+        ),
+        (
+            "Условия",
+            {
+                "fields": ("conditions",),
+                "description": "Список условий в формате JSON: "
+                '[{"field": "event.birth_order", "op": "gte", "value": 2}]. '
+                "Поля и операции описаны в docs/rules.md.",
+            },
+        ),
+        (
+            "Сроки",
+            {
+                "fields": (
+                    "valid_from",
+                    "valid_until",
+                    "offer_valid_days",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
     )

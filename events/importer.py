@@ -30,8 +30,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import schemas
-from . import parsers
+from . import parsers, schemas
 from .models import ImportBatch, Source
 from .parsers import FORMAT_NAMES, DumpError, RawRecord, sniff_format
 
@@ -90,7 +89,9 @@ class ImportSummary:
 
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
     for item in files:
         with open(item, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -128,7 +129,9 @@ def _records(source: str, path: Path, file_format: str) -> Iterator[RawRecord]:
     if file_format == "jsonl":
         return parsers.read_jsonl(path, required)
     if file_format == "fhir":
-        systems = tuple(getattr(settings, "FHIR_SNILS_SYSTEMS", (parsers.SNILS_SYSTEM,)))
+        systems = tuple(
+            getattr(settings, "FHIR_SNILS_SYSTEMS", (parsers.SNILS_SYSTEM,))
+        )
         return parsers.read_fhir(path, systems)
     return getattr(parsers, f"read_{file_format}")(path)
 
@@ -185,7 +188,9 @@ def run_import(
     """
     started = time.monotonic()
     if source not in FORMATS:
-        raise DumpError(f"неизвестный источник {source!r}; допустимы: {', '.join(FORMATS)}")
+        raise DumpError(
+            f"неизвестный источник {source!r}; допустимы: {', '.join(FORMATS)}"
+        )
     if not path.exists():
         raise DumpError(f"{path}: файл не найден")
 
@@ -202,14 +207,24 @@ def run_import(
         if earlier is not None:
             logger.info("import skipped: same file as batch=%s", earlier.id)
             return ImportSummary(
-                batch_id=str(earlier.id), source=source, file_format=file_format,
-                read=0, stored=0, updated=0, duplicates=0, rejected=0, report="",
-                elapsed=round(time.monotonic() - started, 3), same_file_as=str(earlier.id),
+                batch_id=str(earlier.id),
+                source=source,
+                file_format=file_format,
+                read=0,
+                stored=0,
+                updated=0,
+                duplicates=0,
+                rejected=0,
+                report="",
+                elapsed=round(time.monotonic() - started, 3),
+                same_file_as=str(earlier.id),
             )
 
     if dry_run:
         with transaction.atomic():
-            summary = _run_batch(source, path, file_format, sha256, progress, started, True)
+            summary = _run_batch(
+                source, path, file_format, sha256, progress, started, True
+            )
             transaction.set_rollback(True)
         return summary
     return _run_batch(source, path, file_format, sha256, progress, started, False)
@@ -223,7 +238,9 @@ def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
         file_sha256=sha256,
     )
     report = _Report(Path(settings.IMPORT_REPORT_DIR) / f"{batch.id}.csv")
-    logger.info("import started batch=%s source=%s format=%s", batch.id, source, file_format)
+    logger.info(
+        "import started batch=%s source=%s format=%s", batch.id, source, file_format
+    )
 
     try:
         with transaction.atomic():
@@ -269,10 +286,12 @@ def _take_source_lock(source: str, batch) -> None:
     batch of the source still marked running was killed: it is marked so
     (its transaction never committed, nothing of it is stored)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{source}"])
-    ImportBatch.objects.filter(source=source, status=ImportBatch.Status.RUNNING).exclude(
-        pk=batch.pk
-    ).update(
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{source}"]
+        )
+    ImportBatch.objects.filter(
+        source=source, status=ImportBatch.Status.RUNNING
+    ).exclude(pk=batch.pk).update(
         status=ImportBatch.Status.FAILED,
         error="загрузка прервана, ничего из неё не сохранено",
         finished_at=timezone.now(),
@@ -288,7 +307,12 @@ class _Phases:
 
     def __call__(self, name: str) -> None:
         now = time.monotonic()
-        logger.info("import phase batch=%s phase=%s seconds=%.2f", self.batch_id, name, now - self.started)
+        logger.info(
+            "import phase batch=%s phase=%s seconds=%.2f",
+            self.batch_id,
+            name,
+            now - self.started,
+        )
         self.started = now
 
 
@@ -337,7 +361,10 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
                 if "\\u0000" in text:
                     # PostgreSQL text cannot hold NUL; the file is damaged here.
                     report.reject(
-                        raw.file_name, raw.line, record_id, [("", "в записи нулевой байт (NUL)")]
+                        raw.file_name,
+                        raw.line,
+                        record_id,
+                        [("", "в записи нулевой байт (NUL)")],
                     )
                     continue
                 block.append(
@@ -418,7 +445,12 @@ def _settle_repeats(cursor, report) -> int:
             file_name,
             line,
             record_id,
-            [("record_id", f"запись с этим record_id уже была в строке {first_line} с другим содержимым")],
+            [
+                (
+                    "record_id",
+                    f"запись с этим record_id уже была в строке {first_line} с другим содержимым",
+                )
+            ],
         )
     cursor.execute("SELECT count(*) FROM import_stage WHERE outcome = 'repeat'")
     repeats = cursor.fetchone()[0]
@@ -441,7 +473,9 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
         """,
         [source],
     )
-    cursor.execute("SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM import_known")
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM import_known"
+    )
     duplicates, updated = cursor.fetchone()
     cursor.execute("SELECT count(*) FROM import_stage")
     stored = cursor.fetchone()[0] - duplicates - updated
@@ -628,6 +662,20 @@ def _merge_population(cursor, batch) -> tuple[int, int]:
         [batch.id],
     )
     _apply_deaths(cursor, batch, cursor.fetchall())
+    # A death the population registry itself reports for a known citizen
+    # withdraws their open offers too (its history row was written above).
+    cursor.execute(
+        """
+        SELECT citizen_id FROM cabinet_profilechange
+        WHERE batch_id = %s AND field = 'death_date' AND old_value = ''
+        """,
+        [batch.id],
+    )
+    died = [row[0] for row in cursor.fetchall()]
+    if died:
+        from offers.services import withdraw_open_offers
+
+        withdraw_open_offers(died, WITHDRAW_REASON_DEATH)
     return linked, 0
 
 
@@ -729,17 +777,25 @@ def _merge_self(cursor, batch, source, event_type, occurred_on, keys) -> int:
     """One event a record, for the person it names (role ``self``); its
     citizen found by SNILS, or by INN for tax notices, or left empty to be
     linked by a later population import."""
-    data = "jsonb_build_object(" + ", ".join(
-        f"'{key}', s.data->'{key}'" for key in keys
-    ) + ")"
+    data = (
+        "jsonb_build_object("
+        + ", ".join(f"'{key}', s.data->'{key}'" for key in keys)
+        + ")"
+    )
     if source == Source.TAX:
         citizen = (
             "(SELECT c.id FROM cabinet_citizen c WHERE c.inn = s.data->>'inn' "
             "ORDER BY c.id LIMIT 1)"
         )
-        snils = "COALESCE((SELECT c.snils FROM cabinet_citizen c WHERE c.id = " + citizen + "), '')"
+        snils = (
+            "COALESCE((SELECT c.snils FROM cabinet_citizen c WHERE c.id = "
+            + citizen
+            + "), '')"
+        )
     else:
-        citizen = "(SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')"
+        citizen = (
+            "(SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')"
+        )
         snils = "s.data->>'snils'"
     cursor.execute(
         f"""
@@ -764,13 +820,24 @@ def _merge_self(cursor, batch, source, event_type, occurred_on, keys) -> int:
 
 
 def _merge_disability(cursor, batch) -> tuple[int, int]:
-    keys = ("group", "established_on", "valid_until", "next_examination", "cause", "office")
-    return _merge_self(cursor, batch, Source.DISABILITY, "disability", "established_on", keys), 0
+    keys = (
+        "group",
+        "established_on",
+        "valid_until",
+        "next_examination",
+        "cause",
+        "office",
+    )
+    return _merge_self(
+        cursor, batch, Source.DISABILITY, "disability", "established_on", keys
+    ), 0
 
 
 def _merge_payments(cursor, batch) -> tuple[int, int]:
     keys = ("payment_type", "amount", "scheduled_on", "status")
-    return _merge_self(cursor, batch, Source.PAYMENTS, "payment", "scheduled_on", keys), 0
+    return _merge_self(
+        cursor, batch, Source.PAYMENTS, "payment", "scheduled_on", keys
+    ), 0
 
 
 def _merge_tax(cursor, batch) -> tuple[int, int]:
@@ -887,12 +954,17 @@ _MERGES = {
 
 def _store_rejections(batch, report_path: Path) -> None:
     """Copy the report into ``RejectedRow`` so officials see it in admin."""
-    with open(report_path, newline="", encoding="utf-8") as handle, connection.cursor() as cursor:
+    with (
+        open(report_path, newline="", encoding="utf-8") as handle,
+        connection.cursor() as cursor,
+    ):
         rows = csv.reader(handle)
         next(rows)
         with cursor.copy(
             "COPY events_rejectedrow (batch_id, file_name, line, record_id, "
-            "\"column\", reason) FROM STDIN"
+            '"column", reason) FROM STDIN'
         ) as copy:
             for file_name, line, record_id, column, reason in rows:
-                copy.write_row((batch.id, file_name, int(line), record_id, column, reason))
+                copy.write_row(
+                    (batch.id, file_name, int(line), record_id, column, reason)
+                )

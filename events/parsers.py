@@ -142,7 +142,9 @@ def sniff_format(path: Path) -> str:
         with _open_binary(path) as handle:
             head = handle.read(_SNIFF_BYTES)
     except (OSError, EOFError) as error:
-        raise DumpError(f"{path.name}: файл не читается или обрезан: {error}") from error
+        raise DumpError(
+            f"{path.name}: файл не читается или обрезан: {error}"
+        ) from error
     if b"\x00" in head:
         raise DumpError(f"{path.name}: двоичный файл, а не выгрузка реестра")
     text = head.lstrip(codecs.BOM_UTF8).lstrip()
@@ -201,7 +203,8 @@ def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
                     )
                 )
             record.fields = {
-                name: value.strip() for name, value in zip(columns, values, strict=False)
+                name: value.strip()
+                for name, value in zip(columns, values, strict=False)
             }
             yield record
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, csv.Error) as error:
@@ -259,9 +262,13 @@ def read_rogd(path: Path) -> Iterator[RawRecord]:
     for number, (name, content) in enumerate(_xml_documents(path), start=1):
         record = RawRecord(name, number, {})
         try:
-            root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False))
+            root = etree.fromstring(
+                content, parser=etree.XMLParser(resolve_entities=False)
+            )
         except etree.XMLSyntaxError as error:
-            record.problems.append(("", f"сообщение не является корректным XML: {error}"))
+            record.problems.append(
+                ("", f"сообщение не является корректным XML: {error}")
+            )
             yield record
             continue
 
@@ -317,15 +324,21 @@ def read_rogd(path: Path) -> Iterator[RawRecord]:
         yield record
 
 
-def _messages(path: Path, root_name: str, what: str) -> Iterator[tuple[str, int, etree._Element | None, RawRecord]]:
+def _messages(
+    path: Path, root_name: str, what: str
+) -> Iterator[tuple[str, int, etree._Element | None, RawRecord]]:
     """Parse each message of a file, folder or .zip; a message that is not
     ``root_name`` refuses the whole dump, a broken one rejects its record."""
     for number, (name, content) in enumerate(_xml_documents(path), start=1):
         record = RawRecord(name, number, {})
         try:
-            root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False))
+            root = etree.fromstring(
+                content, parser=etree.XMLParser(resolve_entities=False)
+            )
         except etree.XMLSyntaxError as error:
-            record.problems.append(("", f"сообщение не является корректным XML: {error}"))
+            record.problems.append(
+                ("", f"сообщение не является корректным XML: {error}")
+            )
             yield name, number, None, record
             continue
         if _local(root) != root_name:
@@ -354,7 +367,9 @@ def _snils_of(element: etree._Element | None) -> str:
 
 def read_fatal(path: Path) -> Iterator[RawRecord]:
     """Death records from ЕГР ЗАГС ``FATALRequest`` messages (4.0.6)."""
-    for _name, _number, root, record in _messages(path, "FATALRequest", "сведения о смерти"):
+    for _name, _number, root, record in _messages(
+        path, "FATALRequest", "сведения о смерти"
+    ):
         if root is None:
             yield record
             continue
@@ -381,7 +396,9 @@ def read_fatal(path: Path) -> Iterator[RawRecord]:
 
 def read_fri(path: Path) -> Iterator[RawRecord]:
     """Disability records from ФГИС ФРИ extracts (``ВыпискаФРИ``)."""
-    for _name, _number, root, record in _messages(path, "ВыпискаФРИ", "выписка ФГИС ФРИ"):
+    for _name, _number, root, record in _messages(
+        path, "ВыпискаФРИ", "выписка ФГИС ФРИ"
+    ):
         if root is None:
             yield record
             continue
@@ -404,11 +421,17 @@ def read_egisso(path: Path) -> Iterator[RawRecord]:
     ``fact``, its line the fact's line in the file."""
     for name, content in _xml_documents(path):
         try:
-            root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False))
+            root = etree.fromstring(
+                content, parser=etree.XMLParser(resolve_entities=False)
+            )
         except etree.XMLSyntaxError as error:
-            yield RawRecord(name, 1, {}, [("", f"сообщение не является корректным XML: {error}")])
+            yield RawRecord(
+                name, 1, {}, [("", f"сообщение не является корректным XML: {error}")]
+            )
             continue
-        facts = [el for el in root.iter() if isinstance(el.tag, str) and _local(el) == "fact"]
+        facts = [
+            el for el in root.iter() if isinstance(el.tag, str) and _local(el) == "fact"
+        ]
         if not facts:
             raise DumpError(f"{name}: в сообщении ЕГИССО нет фактов назначения (fact)")
         for fact in facts:
@@ -465,9 +488,14 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
                 )
                 continue
             if not isinstance(value, dict):
-                yield RawRecord(path.name, number, {}, [("", "строка не является объектом JSON")])
+                yield RawRecord(
+                    path.name, number, {}, [("", "строка не является объектом JSON")]
+                )
                 continue
-            fields = {str(key).strip().lower(): _json_text(item) for key, item in value.items()}
+            fields = {
+                str(key).strip().lower(): _json_text(item)
+                for key, item in value.items()
+            }
             if not checked:
                 # The first object stands for the file's layout, as a header does.
                 missing = [name for name in required if name not in fields]
@@ -529,7 +557,9 @@ def _codes(concepts) -> set[str]:
     }
 
 
-def _fhir_snils(resource: dict | None, systems: tuple[str, ...]) -> tuple[str, list[str]]:
+def _fhir_snils(
+    resource: dict | None, systems: tuple[str, ...]
+) -> tuple[str, list[str]]:
     seen = []
     for identifier in (resource or {}).get("identifier", []):
         system = identifier.get("system", "")
@@ -539,7 +569,9 @@ def _fhir_snils(resource: dict | None, systems: tuple[str, ...]) -> tuple[str, l
     return "", seen
 
 
-def read_fhir(path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)) -> Iterator[RawRecord]:
+def read_fhir(
+    path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)
+) -> Iterator[RawRecord]:
     """Birth records from FHIR R4 documents of maternity hospitals."""
     for name, line, document in _fhir_documents(path):
         record = RawRecord(name, line, {})
@@ -552,7 +584,9 @@ def read_fhir(path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)) -> I
             raise DumpError(f"{name}: это не документ FHIR (Bundle), а {kind}")
         resources = [e.get("resource") or {} for e in document.get("entry", [])]
         by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
-        composition = next((r for r in resources if r.get("resourceType") == "Composition"), {})
+        composition = next(
+            (r for r in resources if r.get("resourceType") == "Composition"), {}
+        )
         patients = [r for r in resources if r.get("resourceType") == "Patient"]
         child = by_ref.get((composition.get("subject") or {}).get("reference", ""))
         if child is None and patients:
@@ -608,9 +642,16 @@ def read_fhir(path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)) -> I
         mother_snils, seen = _fhir_snils(mother, snils_systems)
         father_snils, _ = _fhir_snils(father, snils_systems)
         child_snils, _ = _fhir_snils(child, snils_systems)
-        gender = {"male": "M", "female": "F"}.get(child.get("gender", ""), child.get("gender", ""))
+        gender = {"male": "M", "female": "F"}.get(
+            child.get("gender", ""), child.get("gender", "")
+        )
         record.fields = {
-            "record_id": str((document.get("identifier") or {}).get("value") or document.get("id") or composition.get("id") or ""),
+            "record_id": str(
+                (document.get("identifier") or {}).get("value")
+                or document.get("id")
+                or composition.get("id")
+                or ""
+            ),
             "child_last_name": names.get("family", ""),
             "child_first_name": given[0] if given else "",
             "child_middle_name": " ".join(given[1:]),
@@ -623,10 +664,14 @@ def read_fhir(path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)) -> I
             "place_of_birth": place,
             "act_number": "",
             "act_date": "",
-            "stillborn": "1" if _FETAL_DEATH_REPORT in _codes(composition.get("type")) else "0",
+            "stillborn": "1"
+            if _FETAL_DEATH_REPORT in _codes(composition.get("type"))
+            else "0",
         }
         if mother is None:
-            record.problems.append(("mother_snils", "в документе не найдена мать новорождённого"))
+            record.problems.append(
+                ("mother_snils", "в документе не найдена мать новорождённого")
+            )
         elif not mother_snils:
             record.problems.append(
                 (
@@ -636,8 +681,15 @@ def read_fhir(path: Path, snils_systems: tuple[str, ...] = (SNILS_SYSTEM,)) -> I
                 )
             )
         born = (mother or {}).get("birthDate", "")
-        if born and record.fields["child_birth_date"] and born >= record.fields["child_birth_date"][:10]:
+        if (
+            born
+            and record.fields["child_birth_date"]
+            and born >= record.fields["child_birth_date"][:10]
+        ):
             record.problems.append(
-                ("mother_birth_date", f"мать родилась ({born}) не раньше ребёнка: запись неправдоподобна")
+                (
+                    "mother_birth_date",
+                    f"мать родилась ({born}) не раньше ребёнка: запись неправдоподобна",
+                )
             )
         yield record

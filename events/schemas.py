@@ -87,7 +87,11 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
     Source.DISABILITY: (
         Column("record_id", True),
         Column("snils", True, values.parse_snils),
-        Column("group", True, values.choice(values.DISABILITY_GROUPS, "группа инвалидности")),
+        Column(
+            "group",
+            True,
+            values.choice(values.DISABILITY_GROUPS, "группа инвалидности"),
+        ),
         Column("established_on", True, values.parse_date),
         Column("valid_until", False, values.parse_date),
         Column("next_examination", False, values.parse_date),
@@ -111,7 +115,9 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("payment_type", True),
         Column("amount", True, values.parse_amount),
         Column("scheduled_on", True, values.parse_date),
-        Column("status", True, values.choice(values.PAYMENT_STATUSES, "статус выплаты")),
+        Column(
+            "status", True, values.choice(values.PAYMENT_STATUSES, "статус выплаты")
+        ),
     ),
     Source.TAX: (
         Column("record_id", True),
@@ -158,9 +164,13 @@ def _plausibility(
             problems.append(("father_snils", "СНИЛС отца совпадает со СНИЛС матери"))
     elif source == Source.DISABILITY:
         if data["established_on"] > today:
-            problems.append(("established_on", "дата установления инвалидности в будущем"))
+            problems.append(
+                ("established_on", "дата установления инвалидности в будущем")
+            )
         if data.get("valid_until") and data["valid_until"] < data["established_on"]:
-            problems.append(("valid_until", "срок инвалидности кончается раньше, чем начат"))
+            problems.append(
+                ("valid_until", "срок инвалидности кончается раньше, чем начат")
+            )
     elif source == Source.DEATHS:
         if data["death_date"] > today:
             problems.append(("death_date", "дата смерти в будущем"))

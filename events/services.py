@@ -10,11 +10,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cabinet.models import Citizen, ProfileChange
 from offers import services as offer_services
 
 from .importer import ImportSummary, run_import
-from cabinet.models import Citizen, ProfileChange
-
 from .models import LifeEvent, TriggerRule, UnmatchedDeath
 
 logger = logging.getLogger(__name__)

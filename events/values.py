@@ -157,7 +157,9 @@ def parse_amount(text: str) -> str:
     decimal separator is ``,`` or ``.``; negative amounts are refused."""
     value = _AMOUNT_SPACES.sub("", text)
     if not _AMOUNT.match(value):
-        raise ValueError(f"сумма должна быть числом рублей, например 12 345,67: {text!r}")
+        raise ValueError(
+            f"сумма должна быть числом рублей, например 12 345,67: {text!r}"
+        )
     if value.startswith("-"):
         raise ValueError(f"сумма не может быть отрицательной: {text!r}")
     rubles, _, kopecks = value.replace(",", ".").partition(".")
@@ -185,14 +187,26 @@ def choice(options: dict[str, str], what: str):
 
 
 DISABILITY_GROUPS = {
-    "1": "1", "2": "2", "3": "3", "i": "1", "ii": "2", "iii": "3",
+    "1": "1",
+    "2": "2",
+    "3": "3",
+    "i": "1",
+    "ii": "2",
+    "iii": "3",
     # ФГИС ФРИ writes a disabled child as group 4.
-    "child": "child", "4": "child", "ребенок-инвалид": "child", "ребёнок-инвалид": "child",
+    "child": "child",
+    "4": "child",
+    "ребенок-инвалид": "child",
+    "ребёнок-инвалид": "child",
 }
 PAYMENT_STATUSES = {
     name: name
     for name in (
-        "scheduled", "credited", "awaiting_confirmation", "needs_clarification", "returned"
+        "scheduled",
+        "credited",
+        "awaiting_confirmation",
+        "needs_clarification",
+        "returned",
     )
 }
 TAX_TYPES = {name: name for name in ("property", "land", "transport", "income")}

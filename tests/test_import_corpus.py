@@ -18,7 +18,9 @@ from tests.helpers import POPULATION_HEADER, person
 pytestmark = pytest.mark.django_db
 
 
-def csv_bytes(rows, header=POPULATION_HEADER, delimiter=";", newline="\n", encoding="utf-8"):
+def csv_bytes(
+    rows, header=POPULATION_HEADER, delimiter=";", newline="\n", encoding="utf-8"
+):
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
     writer.writerow(header)
@@ -78,9 +80,16 @@ def test_awkward_files_are_read_and_every_row_accounted_for(name, tmp_path, run_
     summary = run_import("population", path)
 
     read, stored, rejected = EXPECTED[name]
-    assert (summary["read"], summary["stored"], summary["rejected"]) == (read, stored, rejected)
+    assert (summary["read"], summary["stored"], summary["rejected"]) == (
+        read,
+        stored,
+        rejected,
+    )
     assert summary["read"] == (
-        summary["stored"] + summary["updated"] + summary["duplicates"] + summary["rejected"]
+        summary["stored"]
+        + summary["updated"]
+        + summary["duplicates"]
+        + summary["rejected"]
     )
     rows = RejectedRow.objects.filter(batch_id=summary["batch_id"])
     assert all(row.line >= 2 and row.reason for row in rows)
@@ -100,7 +109,9 @@ def test_excel_serial_dates_are_rejected_naming_excel(tmp_path, run_import):
     assert "Excel" in reasons[(3, "passport_issued_on")]
 
 
-def test_quoted_line_breaks_are_kept_and_lines_counted_from_the_file(tmp_path, run_import):
+def test_quoted_line_breaks_are_kept_and_lines_counted_from_the_file(
+    tmp_path, run_import
+):
     rows = [
         person("P1", address="г. Тверь,\nд. 5"),
         person("P2", birth_date="31.02.2000"),
@@ -119,10 +130,13 @@ UNUSABLE = {
     "blank_lines": (lambda: b"\n\n  \n", "пуст"),
     "binary": (lambda: bytes(range(256)) * 4, "двоичный"),
     "missing_column": (
-        lambda: csv_bytes([["P1"]], header=["record_id"]), "нет обязательных столбцов"
+        lambda: csv_bytes([["P1"]], header=["record_id"]),
+        "нет обязательных столбцов",
     ),
     "truncated_gzip": (
-        lambda: gzip.compress(csv_bytes([person(f"P{i}") for i in range(3000)]))[:-2000],
+        lambda: gzip.compress(csv_bytes([person(f"P{i}") for i in range(3000)]))[
+            :-2000
+        ],
         "обрезан",
     ),
     "xml_of_another_kind": (lambda: b"<?xml version='1.0'?><html/>", "XML"),

@@ -32,10 +32,21 @@ def command(transactional_db, django_db_serialized_rollback, tmp_path):
         "DATABASE_CONN_MAX_AGE": "0",
     }
 
-    def start(source, path):
+    def start(source, path, stderr=subprocess.PIPE):
         return subprocess.Popen(
-            [sys.executable, "manage.py", "import_registry", source, str(path), "--json"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "manage.py",
+                "import_registry",
+                source,
+                str(path),
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
 
     return start
@@ -59,7 +70,11 @@ def test_a_killed_import_stores_nothing_and_a_rerun_stores_every_record_once(
     command, tmp_path
 ):
     n = 60_000
-    path = write(tmp_path / "population.csv", POPULATION_HEADER, [person(f"P{i}") for i in range(n)])
+    path = write(
+        tmp_path / "population.csv",
+        POPULATION_HEADER,
+        [person(f"P{i}") for i in range(n)],
+    )
 
     process = command("population", path)
     deadline = time.monotonic() + 60
@@ -86,10 +101,14 @@ def test_a_killed_import_stores_nothing_and_a_rerun_stores_every_record_once(
 def test_two_imports_of_different_sources_run_at_once(command, tmp_path):
     n = 5_000
     people = write(
-        tmp_path / "population.csv", POPULATION_HEADER, [person(f"P{i}") for i in range(n)]
+        tmp_path / "population.csv",
+        POPULATION_HEADER,
+        [person(f"P{i}") for i in range(n)],
     )
     births = write(
-        tmp_path / "births.csv", BIRTHS_HEADER, [birth(f"B{i}", next_snils()) for i in range(n)]
+        tmp_path / "births.csv",
+        BIRTHS_HEADER,
+        [birth(f"B{i}", next_snils()) for i in range(n)],
     )
 
     first, second = command("population", people), command("births", births)
@@ -99,3 +118,34 @@ def test_two_imports_of_different_sources_run_at_once(command, tmp_path):
     assert Citizen.objects.count() == n
     assert LifeEvent.objects.filter(event_type="birth").count() == n
     assert set(ImportBatch.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_a_progress_bar_on_a_terminal(command, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    path = write(
+        tmp_path / "p.csv", POPULATION_HEADER, [person(f"P{i}") for i in range(50)]
+    )
+    controller, terminal = pty.openpty()
+    # A terminal of 24 x 100 characters (a new pty has none, and tqdm would
+    # draw a bar of zero width).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = command("population", path, stderr=terminal)
+    os.close(terminal)
+    summary_of(process)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+
+    text = shown.decode("utf-8", "replace")
+    assert "Загрузка" in text and "50" in text and "\r" in text

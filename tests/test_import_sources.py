@@ -8,7 +8,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cabinet.models import Citizen, ProfileChange
-from events.models import ImportBatch, LifeEvent, RegistryRecord, RejectedRow, UnmatchedDeath
+from events.models import (
+    ImportBatch,
+    LifeEvent,
+    RegistryRecord,
+    RejectedRow,
+    UnmatchedDeath,
+)
 from events.services import evaluate_batch
 from notifications.models import Notification
 from offers.models import Offer
@@ -63,15 +69,21 @@ def test_disability_rows_make_events_and_wait_for_unknown_people(write_csv, run_
     first = LifeEvent.objects.get(record_id="D1")
     assert first.event_type == "disability" and first.citizen == known
     assert first.data == {
-        "group": "2", "established_on": "2026-03-01", "valid_until": "",
-        "next_examination": "", "cause": "общее заболевание", "office": "Бюро 5",
+        "group": "2",
+        "established_on": "2026-03-01",
+        "valid_until": "",
+        "next_examination": "",
+        "cause": "общее заболевание",
+        "office": "Бюро 5",
     }
     assert LifeEvent.objects.get(record_id="D2").citizen is None
     reasons = rejections(summary)
     assert "группа инвалидности" in reasons[(4, "group")]
     assert "раньше" in reasons[(5, "valid_until")]
 
-    run_import("population", write_csv("p.csv", POPULATION_HEADER, [person("P9", unknown)]))
+    run_import(
+        "population", write_csv("p.csv", POPULATION_HEADER, [person("P9", unknown)])
+    )
     assert LifeEvent.objects.get(record_id="D2").citizen.snils == unknown
 
 
@@ -95,14 +107,19 @@ def test_fri_extracts_in_a_folder(tmp_path, run_import):
     citizen = CitizenFactory()
     folder = tmp_path / "fri"
     folder.mkdir()
-    (folder / "a.xml").write_text(FRI.format(record_id="F-1", snils=citizen.snils, group="4"))
+    (folder / "a.xml").write_text(
+        FRI.format(record_id="F-1", snils=citizen.snils, group="4")
+    )
     (folder / "b.xml").write_text(FRI.format(record_id="F-2", snils="123", group="2"))
 
     summary = run_import("disability", folder)
 
     assert (summary["read"], summary["stored"], summary["rejected"]) == (2, 1, 1)
     event = LifeEvent.objects.get(record_id="F-1")
-    assert event.data["group"] == "child" and event.data["next_examination"] == "2027-06-19"
+    assert (
+        event.data["group"] == "child"
+        and event.data["next_examination"] == "2027-06-19"
+    )
     assert event.citizen == citizen
     assert "11 цифр" in rejections(summary)[(2, "snils")]
 
@@ -129,7 +146,9 @@ def test_the_real_fri_extract_is_stored_though_its_snils_has_no_check_number(
 @pytest.fixture
 def mother_with_offer(write_csv, run_import):
     mother = CitizenFactory(consenting=True)
-    summary = run_import("births", write_csv("b.csv", BIRTHS_HEADER, [birth("B1", mother.snils)]))
+    summary = run_import(
+        "births", write_csv("b.csv", BIRTHS_HEADER, [birth("B1", mother.snils)])
+    )
     evaluate_batch(summary["batch_id"])
     assert Offer.objects.filter(citizen=mother, status="offered").exists()
     return mother
@@ -139,7 +158,9 @@ def test_a_death_by_snils_stops_proactive_work_and_withdraws_offers_silently(
     mother_with_offer, write_csv, run_import
 ):
     notifications = Notification.objects.count()
-    path = write_csv("deaths.csv", DEATHS_HEADER, [death("X1", mother_with_offer.snils)])
+    path = write_csv(
+        "deaths.csv", DEATHS_HEADER, [death("X1", mother_with_offer.snils)]
+    )
 
     summary = run_import("deaths", path)
 
@@ -150,7 +171,11 @@ def test_a_death_by_snils_stops_proactive_work_and_withdraws_offers_silently(
     assert offer.status == "withdrawn" and offer.status_reason
     assert Notification.objects.count() == notifications  # nobody is told
     change = ProfileChange.objects.get(citizen=mother_with_offer)
-    assert (change.field, change.new_value, change.source) == ("death_date", "2026-11-20", "deaths")
+    assert (change.field, change.new_value, change.source) == (
+        "death_date",
+        "2026-11-20",
+        "deaths",
+    )
 
 
 def test_a_death_without_snils_is_matched_by_passport(write_csv, run_import):
@@ -188,14 +213,20 @@ def test_an_ambiguous_death_waits_in_the_queue_and_an_official_resolves_it(
 ):
     first, second = CitizenFactory(consenting=True), CitizenFactory()
     Offer_count = Offer.objects.count()
-    path = write_csv("deaths.csv", DEATHS_HEADER, [death("X1"), death("X2", last_name="Нет")])
+    path = write_csv(
+        "deaths.csv", DEATHS_HEADER, [death("X1"), death("X2", last_name="Нет")]
+    )
 
     summary = run_import("deaths", path)
 
     assert (summary["stored"], summary["unmatched"]) == (2, 2)
-    assert summary["read"] == summary["stored"] + summary["updated"] + summary[
-        "duplicates"
-    ] + summary["rejected"]
+    assert (
+        summary["read"]
+        == summary["stored"]
+        + summary["updated"]
+        + summary["duplicates"]
+        + summary["rejected"]
+    )
     queue = {u.registry_record.record_id: u for u in UnmatchedDeath.objects.all()}
     assert (queue["X1"].reason, queue["X1"].candidates) == ("several", 2)
     assert queue["X2"].reason == "none"
@@ -220,14 +251,22 @@ def test_an_ambiguous_death_waits_in_the_queue_and_an_official_resolves_it(
 
 def test_a_population_record_does_not_undo_a_reported_death(write_csv, run_import):
     snils = next_snils()
-    run_import("population", write_csv("p.csv", POPULATION_HEADER, [person("P1", snils)]))
+    run_import(
+        "population", write_csv("p.csv", POPULATION_HEADER, [person("P1", snils)])
+    )
     run_import(
         "deaths",
-        write_csv("d.csv", DEATHS_HEADER, [death("X1", snils, last_name="Петрова", first_name="Алёна")]),
+        write_csv(
+            "d.csv",
+            DEATHS_HEADER,
+            [death("X1", snils, last_name="Петрова", first_name="Алёна")],
+        ),
     )
     run_import(
         "population",
-        write_csv("p2.csv", POPULATION_HEADER, [person("P1", snils, address="г. Тверь, 2")]),
+        write_csv(
+            "p2.csv", POPULATION_HEADER, [person("P1", snils, address="г. Тверь, 2")]
+        ),
     )
     assert str(Citizen.objects.get(snils=snils).death_date) == "2026-11-20"
 
@@ -236,10 +275,14 @@ def test_a_death_for_an_unknown_snils_waits_and_applies_when_the_person_arrives(
     write_csv, run_import
 ):
     snils = next_snils()
-    summary = run_import("deaths", write_csv("d.csv", DEATHS_HEADER, [death("X1", snils)]))
+    summary = run_import(
+        "deaths", write_csv("d.csv", DEATHS_HEADER, [death("X1", snils)])
+    )
     assert summary["unmatched"] == 0 and LifeEvent.objects.get().citizen is None
 
-    run_import("population", write_csv("p.csv", POPULATION_HEADER, [person("P1", snils)]))
+    run_import(
+        "population", write_csv("p.csv", POPULATION_HEADER, [person("P1", snils)])
+    )
 
     assert str(Citizen.objects.get(snils=snils).death_date) == "2026-11-20"
 
@@ -305,7 +348,14 @@ def test_a_death_message_given_as_disability_is_refused(tmp_path):
 def test_payments_with_amounts_in_every_written_form(write_csv, run_import):
     citizen = CitizenFactory()
     rows = [
-        ["Y1", citizen.snils, "maternity_capital", "12 345,67", "2026-12-01", "scheduled"],
+        [
+            "Y1",
+            citizen.snils,
+            "maternity_capital",
+            "12 345,67",
+            "2026-12-01",
+            "scheduled",
+        ],
         ["Y2", citizen.snils, "child_benefit", "1000", "01.12.2026", "CREDITED"],
         ["Y3", citizen.snils, "child_benefit", "12,3,4", "2026-12-01", "scheduled"],
         ["Y4", citizen.snils, "child_benefit", "10", "2026-12-01", "lost"],
@@ -353,9 +403,17 @@ def test_tax_notices_link_by_inn_now_or_when_the_person_arrives(write_csv, run_i
 
     snils = next_snils()
     inn = "772855454144"
-    run_import("tax", write_csv("tax2.csv", TAX_HEADER, [["T4", inn, "land", "5", "2026-12-01", "2025"]]))
+    run_import(
+        "tax",
+        write_csv(
+            "tax2.csv", TAX_HEADER, [["T4", inn, "land", "5", "2026-12-01", "2025"]]
+        ),
+    )
     assert LifeEvent.objects.get(record_id="T4").citizen is None
-    run_import("population", write_csv("p.csv", POPULATION_HEADER, [person("P1", snils, inn=inn)]))
+    run_import(
+        "population",
+        write_csv("p.csv", POPULATION_HEADER, [person("P1", snils, inn=inn)]),
+    )
     assert LifeEvent.objects.get(record_id="T4").citizen.snils == snils
 
 
@@ -366,15 +424,31 @@ def test_births_as_gzipped_json_lines(tmp_path, run_import):
     mother = next_snils()
     path = tmp_path / "births.jsonl.gz"
     rows = [
-        {"record_id": "J1", "child_last_name": "Ёлкин", "child_first_name": "Иван",
-         "child_birth_date": "2026-10-01", "child_sex": "M", "mother_snils": mother,
-         "birth_order": 2, "stillborn": False},
-        {"record_id": "J2", "child_last_name": "Ёлкин", "child_first_name": "Пётр",
-         "child_birth_date": "2026-10-01", "child_sex": "M", "mother_snils": mother,
-         "birth_order": 3, "stillborn": True},
+        {
+            "record_id": "J1",
+            "child_last_name": "Ёлкин",
+            "child_first_name": "Иван",
+            "child_birth_date": "2026-10-01",
+            "child_sex": "M",
+            "mother_snils": mother,
+            "birth_order": 2,
+            "stillborn": False,
+        },
+        {
+            "record_id": "J2",
+            "child_last_name": "Ёлкин",
+            "child_first_name": "Пётр",
+            "child_birth_date": "2026-10-01",
+            "child_sex": "M",
+            "mother_snils": mother,
+            "birth_order": 3,
+            "stillborn": True,
+        },
         "not an object",
     ]
-    text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n{broken\n"
+    text = (
+        "\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n{broken\n"
+    )
     path.write_bytes(gzip.compress(text.encode()))
 
     summary = run_import("births", path)
@@ -395,27 +469,34 @@ def test_json_lines_without_a_required_key_is_refused(tmp_path):
 
 def fhir_bundle(record_id, mother_snils, stillborn=False, mother_born="1990-01-01"):
     child = {
-        "resourceType": "Patient", "id": "child", "gender": "male",
-        "birthDate": "2026-10-02", "name": [{"family": "Ёлкин", "given": ["Лев"]}],
+        "resourceType": "Patient",
+        "id": "child",
+        "gender": "male",
+        "birthDate": "2026-10-02",
+        "name": [{"family": "Ёлкин", "given": ["Лев"]}],
     }
     mother = {
-        "resourceType": "RelatedPerson", "id": "mother",
+        "resourceType": "RelatedPerson",
+        "id": "mother",
         "patient": {"reference": "Patient/child"},
         "relationship": [{"coding": [{"code": "MTH"}]}],
         "birthDate": mother_born,
         "identifier": [{"system": "urn:oid:1.2.643.100.3", "value": mother_snils}],
     }
     composition = {
-        "resourceType": "Composition", "id": "c",
+        "resourceType": "Composition",
+        "id": "c",
         "type": {"coding": [{"code": "69045-3" if stillborn else "68998-4"}]},
         "subject": {"reference": "Patient/child"},
     }
     order = {
-        "resourceType": "Observation", "code": {"coding": [{"code": "11638-4"}]},
+        "resourceType": "Observation",
+        "code": {"coding": [{"code": "11638-4"}]},
         "valueInteger": 1,
     }
     return {
-        "resourceType": "Bundle", "type": "document",
+        "resourceType": "Bundle",
+        "type": "document",
         "identifier": {"value": record_id},
         "entry": [{"resource": r} for r in (composition, child, mother, order)],
     }
@@ -468,7 +549,9 @@ def test_the_real_fhir_bundle_names_no_snils_and_is_rejected_saying_so(
 
 def test_population_changes_are_kept_as_profile_history(write_csv, run_import):
     snils = next_snils()
-    run_import("population", write_csv("a.csv", POPULATION_HEADER, [person("P1", snils)]))
+    run_import(
+        "population", write_csv("a.csv", POPULATION_HEADER, [person("P1", snils)])
+    )
     assert not ProfileChange.objects.exists()
 
     summary = run_import(
@@ -485,9 +568,18 @@ def test_population_changes_are_kept_as_profile_history(write_csv, run_import):
         for c in ProfileChange.objects.all()
     }
     assert changes == {
-        "phone": ("+79123456789", "+74822334455", "population", "P1", summary["batch_id"]),
+        "phone": (
+            "+79123456789",
+            "+74822334455",
+            "population",
+            "P1",
+            summary["batch_id"],
+        ),
         "address": (
-            "г. Тверь, ул. Советская, д. 5", "г. Тверь, д. 7", "population", "P1",
+            "г. Тверь, ул. Советская, д. 5",
+            "г. Тверь, д. 7",
+            "population",
+            "P1",
             summary["batch_id"],
         ),
     }
@@ -497,7 +589,9 @@ def test_population_changes_are_kept_as_profile_history(write_csv, run_import):
 
 def test_dry_run_reports_and_stores_nothing(write_csv, run_import):
     path = write_csv(
-        "p.csv", POPULATION_HEADER, [person("P1"), person("P2", birth_date="31.02.2001")]
+        "p.csv",
+        POPULATION_HEADER,
+        [person("P1"), person("P2", birth_date="31.02.2001")],
     )
 
     summary = run_import("population", path, "--dry-run")
@@ -506,3 +600,41 @@ def test_dry_run_reports_and_stores_nothing(write_csv, run_import):
     assert "P2" in open(summary["report"], encoding="utf-8").read()
     assert not Citizen.objects.exists() and not ImportBatch.objects.exists()
     assert not RegistryRecord.objects.exists()
+
+
+def test_a_death_in_the_population_registry_withdraws_open_offers(
+    mother_with_offer, write_csv, run_import
+):
+    row = person("P1", mother_with_offer.snils, death_date="2026-11-25")
+    run_import("population", write_csv("p.csv", POPULATION_HEADER, [row]))
+
+    assert Offer.objects.get(citizen=mother_with_offer).status == "withdrawn"
+
+
+def test_progress_is_plain_lines_when_not_on_a_terminal(write_csv, capsys, monkeypatch):
+    from events.management.commands import import_registry
+
+    monkeypatch.setattr(import_registry, "PLAIN_PROGRESS_EVERY", 0)
+    path = write_csv("p.csv", POPULATION_HEADER, [person(f"P{i}") for i in range(3)])
+
+    call_command("import_registry", "population", str(path))
+
+    captured = capsys.readouterr()
+    assert "прочитано записей: 3\n" in captured.err and "\r" not in captured.err
+    line = captured.out.strip().splitlines()[0]
+    for word in (
+        "прочитано 3",
+        "сохранено 3",
+        "исправлено 0",
+        "повторов 0",
+        "отклонено 0",
+        "не сопоставлено 0",
+    ):
+        assert word in line
+    assert str(ImportBatch.objects.get().id) in line
+
+
+def test_format_named_against_the_content_is_refused(write_csv):
+    path = write_csv("p.csv", POPULATION_HEADER, [person("P1")])
+    with pytest.raises(CommandError, match="указан формат jsonl"):
+        call_command("import_registry", "population", str(path), "--format", "jsonl")

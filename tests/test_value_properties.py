@@ -12,9 +12,16 @@ from stdnum.ru import inn as stdnum_inn
 from events import values
 
 PARSERS = [
-    values.parse_snils, values.parse_inn, values.parse_date, values.parse_amount,
-    values.parse_phone, values.parse_sex, values.parse_bool, values.parse_positive_int,
-    values.parse_year, values.choice(values.DISABILITY_GROUPS, "группа"),
+    values.parse_snils,
+    values.parse_inn,
+    values.parse_date,
+    values.parse_amount,
+    values.parse_phone,
+    values.parse_sex,
+    values.parse_bool,
+    values.parse_positive_int,
+    values.parse_year,
+    values.choice(values.DISABILITY_GROUPS, "группа"),
     values.choice(values.PAYMENT_STATUSES, "статус"),
     values.choice(values.TAX_TYPES, "вид налога"),
 ]
@@ -29,7 +36,9 @@ def test_every_parser_raises_only_value_error_with_a_message(parse, text):
         assert str(error)
 
 
-dates = st.dates(min_value=datetime.date(1, 1, 1), max_value=datetime.date(9999, 12, 31))
+dates = st.dates(
+    min_value=datetime.date(1, 1, 1), max_value=datetime.date(9999, 12, 31)
+)
 
 
 @given(dates, st.sampled_from(["", "+03:00", "-07:00", "Z", "T23:59:00+12:00"]))
@@ -86,9 +95,11 @@ def test_inn_is_accepted_exactly_when_both_control_digits_are_right(first_ten):
     weights11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
     weights12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
     d11 = sum(int(d) * w for d, w in zip(first_ten, weights11, strict=True)) % 11 % 10
-    d12 = sum(
-        int(d) * w for d, w in zip(first_ten + str(d11), weights12, strict=True)
-    ) % 11 % 10
+    d12 = (
+        sum(int(d) * w for d, w in zip(first_ten + str(d11), weights12, strict=True))
+        % 11
+        % 10
+    )
     good = f"{first_ten}{d11}{d12}"
     assert values.parse_inn(good) == good
     wrong = f"{first_ten}{d11}{(d12 + 1) % 10}"

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("source", choices=sorted(FORMATS))
         parser.add_argument("file", type=Path)
         parser.add_argument("--format", dest="file_format", choices=ALL_FORMATS)
-        parser.add_argument("--json", action="store_true", help="итог одной строкой JSON")
+        parser.add_argument(
+            "--json", action="store_true", help="итог одной строкой JSON"
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="проверить файл, ничего не сохраняя"
         )
