@@ -13,6 +13,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -416,38 +417,63 @@ def read_fri(path: Path) -> Iterator[RawRecord]:
         yield record
 
 
+def _document_streams(path: Path) -> Iterator[tuple[str, io.BufferedIOBase]]:
+    """(name, binary stream) of each document in a file, a folder or a .zip,
+    for readers that stream large documents instead of holding them."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file():
+                with _open_binary(child) as handle:
+                    yield str(child.relative_to(path)), handle
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for info in sorted(archive.infolist(), key=lambda item: item.filename):
+                if not info.is_dir():
+                    with archive.open(info) as handle:
+                        yield info.filename, handle  # type: ignore[misc]
+    else:
+        with _open_binary(path) as handle:
+            yield path.name, handle
+
+
 def read_egisso(path: Path) -> Iterator[RawRecord]:
     """Payment records from ЕГИССО assignment facts (10.06.S): one record a
-    ``fact``, its line the fact's line in the file."""
-    for name, content in _xml_documents(path):
+    ``fact``, its line the fact's line in the file. Facts are parsed one at
+    a time and dropped, so a package of any size takes little memory."""
+    for name, stream in _document_streams(path):
+        facts = 0
         try:
-            root = etree.fromstring(
-                content, parser=etree.XMLParser(resolve_entities=False)
-            )
+            for _event, fact in etree.iterparse(
+                stream, events=("end",), tag="{*}fact", resolve_entities=False
+            ):
+                facts += 1
+                yield RawRecord(name, fact.sourceline or 1, _egisso_fields(fact))
+                fact.clear(keep_tail=False)
+                parent = fact.getparent()
+                while parent is not None and fact.getprevious() is not None:
+                    del parent[0]
         except etree.XMLSyntaxError as error:
-            yield RawRecord(
-                name, 1, {}, [("", f"сообщение не является корректным XML: {error}")]
-            )
+            line = error.lineno or 1
+            problem = f"сообщение не является корректным XML: {error}"
+            yield RawRecord(name, line, {}, [("", problem)])
             continue
-        facts = [
-            el for el in root.iter() if isinstance(el.tag, str) and _local(el) == "fact"
-        ]
         if not facts:
             raise DumpError(f"{name}: в сообщении ЕГИССО нет фактов назначения (fact)")
-        for fact in facts:
-            receiver = _find(fact, "mszReceiver")
-            fields = {
-                "record_id": _text(fact, "uuid"),
-                "snils": _text(receiver, "SNILS"),
-                "payment_type": _text(fact, "lmszId") or _text(fact, "categoryId"),
-                "amount": _text(_find(fact, "assignmentInfo"), "amount"),
-                "scheduled_on": _text(fact, "dateStart"),
-                # An assignment fact announces payments to come.
-                "status": "scheduled",
-                "decision_date": _text(fact, "decisionDate"),
-                "finish_on": _text(fact, "dateFinish"),
-            }
-            yield RawRecord(name, fact.sourceline or 1, fields)
+
+
+def _egisso_fields(fact: etree._Element) -> dict[str, str]:
+    receiver = _find(fact, "mszReceiver")
+    return {
+        "record_id": _text(fact, "uuid"),
+        "snils": _text(receiver, "SNILS"),
+        "payment_type": _text(fact, "lmszId") or _text(fact, "categoryId"),
+        "amount": _text(_find(fact, "assignmentInfo"), "amount"),
+        "scheduled_on": _text(fact, "dateStart"),
+        # An assignment fact announces payments to come.
+        "status": "scheduled",
+        "decision_date": _text(fact, "decisionDate"),
+        "finish_on": _text(fact, "dateFinish"),
+    }
 
 
 # JSON Lines -------------------------------------------------------------------
@@ -521,17 +547,24 @@ _FETAL_DEATH_REPORT = "69045-3"  # LOINC: U.S. standard report of fetal death
 
 
 def _fhir_documents(path: Path) -> Iterator[tuple[str, int, object]]:
-    """(file, line, parsed JSON) of each Bundle; an ndjson of single
-    resources is one document."""
-    for name, content in _xml_documents(path):
-        text = content.decode("utf-8-sig", errors="replace")
+    """(file, line, parsed JSON) of each Bundle. A file whose first line is
+    a whole JSON value is ndjson, read a line at a time: a Bundle a line, or
+    single resources that together make one document; otherwise the file is
+    one (pretty-printed) Bundle."""
+    for name, stream in _document_streams(path):
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace")
+        first = text.readline()
         try:
-            yield name, 1, json.loads(text)
-            continue
+            value = json.loads(first)
         except ValueError:
-            pass
+            try:
+                yield name, 1, json.loads(first + text.read())
+            except ValueError as error:
+                yield name, 1, error
+            continue
         loose = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        number = 0
+        for number, line in enumerate(itertools.chain([first], text), start=1):
             if not line.strip():
                 continue
             try:

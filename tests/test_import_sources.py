@@ -638,3 +638,41 @@ def test_format_named_against_the_content_is_refused(write_csv):
     path = write_csv("p.csv", POPULATION_HEADER, [person("P1")])
     with pytest.raises(CommandError, match="указан формат jsonl"):
         call_command("import_registry", "population", str(path), "--format", "jsonl")
+
+
+EGISSO_FACT = """
+      <ns1:fact>
+        <ns2:mszReceiver><ns3:SNILS>{snils}</ns3:SNILS></ns2:mszReceiver>
+        <ns2:lmszId>child_benefit</ns2:lmszId>
+        <ns2:dateStart>2026-12-01+03:00</ns2:dateStart>
+        <ns2:assignmentInfo><ns2:monetaryForm><ns2:amount>{amount}</ns2:amount>
+        </ns2:monetaryForm></ns2:assignmentInfo>
+        <ns1:uuid>{record_id}</ns1:uuid>
+      </ns1:fact>"""
+
+
+def test_an_egisso_package_of_many_facts_names_the_line_of_a_bad_one(
+    tmp_path, run_import
+):
+    citizen = CitizenFactory()
+    facts = "".join(
+        EGISSO_FACT.format(snils=snils, amount=amount, record_id=f"E-{i}")
+        for i, (snils, amount) in enumerate(
+            [(citizen.snils, "1 000,50"), (citizen.snils, "abc"), (citizen.snils, "7")]
+        )
+    )
+    path = tmp_path / "egisso.xml"
+    path.write_text(
+        '<ns:data xmlns:ns="urn://egisso-ru/msg/10.06.S/1.0.8"'
+        ' xmlns:ns1="urn://egisso-ru/types/package-RAF/1.0.9"'
+        ' xmlns:ns2="urn://egisso-ru/types/assignment-fact/1.0.8"'
+        ' xmlns:ns3="urn://egisso-ru/types/prsn-info/1.0.4">'
+        f"<ns1:package><ns1:elements>{facts}\n</ns1:elements></ns1:package></ns:data>"
+    )
+
+    summary = run_import("payments", path)
+
+    assert (summary["read"], summary["stored"], summary["rejected"]) == (3, 2, 1)
+    assert LifeEvent.objects.get(record_id="E-0").data["amount"] == "1000.50"
+    # The second fact starts on line 10 of the file.
+    assert "сумма" in rejections(summary)[(10, "amount")]
