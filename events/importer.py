@@ -280,6 +280,9 @@ def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
     return summary
 
 
+_WRITE_CITIZENS = {Source.POPULATION, Source.DEATHS}
+
+
 def _take_source_lock(source: str, batch) -> None:
     """One import at a time per source; imports of different sources run at
     once. Whoever holds the lock is the only live import of the source, so a
@@ -289,6 +292,10 @@ def _take_source_lock(source: str, batch) -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{source}"]
         )
+        if source in _WRITE_CITIZENS:
+            # Population and deaths both change citizens and events, in
+            # opposite orders: they run one after the other, not deadlock.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('import:citizens'))")
     ImportBatch.objects.filter(
         source=source, status=ImportBatch.Status.RUNNING
     ).exclude(pk=batch.pk).update(
