@@ -3,6 +3,7 @@ anything else fails with ValueError and a message, never another error."""
 
 import datetime
 import decimal
+import functools
 
 import pytest
 from hypothesis import given
@@ -24,6 +25,7 @@ PARSERS = [
     values.choice(values.DISABILITY_GROUPS, "группа"),
     values.choice(values.PAYMENT_STATUSES, "статус"),
     values.choice(values.TAX_TYPES, "вид налога"),
+    functools.partial(values.parse_digits, length=6, what="номер паспорта"),
 ]
 
 
@@ -144,3 +146,19 @@ def test_years(year):
 def test_disability_groups_in_any_case(text, upper):
     parse = values.choice(values.DISABILITY_GROUPS, "группа")
     assert parse(text.upper() if upper else text) in {"1", "2", "3", "child"}
+
+
+@given(st.from_regex(r"\A[0-9]{4}\Z"), st.sampled_from(["", " ", "  "]))
+def test_passport_series_with_or_without_spaces(series, space):
+    written = f"{series[:2]}{space}{series[2:]}"
+    assert values.parse_digits(written, 4, "серия паспорта") == series
+
+
+@given(st.integers(min_value=2_000_000, max_value=9_999_999))
+def test_landlines_are_kept_but_not_mobile(number):
+    """Moscow numbers (495) are landlines: stored, never used for SMS."""
+    try:
+        e164, mobile = values.parse_phone(f"8 (495) {number}")
+    except ValueError:
+        return
+    assert e164 == f"+7495{number}" and mobile is False
