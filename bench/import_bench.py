@@ -157,8 +157,12 @@ def run_command(*args: str) -> tuple[dict, float, int]:
         elapsed = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
+        log = err.read()
         if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"command failed: {err.read()}")
+            raise SystemExit(f"command failed: {log}")
+        for line in log.splitlines():
+            if "phase=" in line:  # where the time went, step by step
+                print("  " + line.split("import phase ", 1)[-1])
         return (
             json.loads(out.read().strip().splitlines()[-1]),
             elapsed,

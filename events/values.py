@@ -104,8 +104,29 @@ def parse_inn(text: str) -> str:
     return value
 
 
+# phonenumbers' own pattern of Russian mobile numbers, for the fast path.
+_RU_MOBILE = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("RU").mobile.national_number_pattern
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s()\-]")
+
+
 def parse_phone(text: str) -> tuple[str, bool]:
-    """A Russian phone number in E.164, and whether it can take SMS."""
+    """A Russian phone number in E.164, and whether it can take SMS.
+
+    The usual written forms of a mobile number (``+7``/``8`` and ten digits,
+    with spaces, brackets, dashes) are checked against the library's own
+    mobile pattern directly: the full parse costs a tenth of a millisecond,
+    a tenth of a population import. Everything else takes the full parse."""
+    compact = _PHONE_PUNCTUATION.sub("", text)
+    if compact.startswith("+7"):
+        national = compact[2:]
+    elif compact.startswith("8"):
+        national = compact[1:]
+    else:
+        national = ""
+    if len(national) == 10 and _RU_MOBILE.fullmatch(national):
+        return "+7" + national, True
     try:
         number = phonenumbers.parse(text, "RU")
     except phonenumbers.NumberParseException:

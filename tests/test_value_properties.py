@@ -162,3 +162,20 @@ def test_landlines_are_kept_but_not_mobile(number):
     except ValueError:
         return
     assert e164 == f"+7495{number}" and mobile is False
+
+
+@given(st.integers(min_value=3_000_000_000, max_value=9_999_999_999))
+def test_the_fast_mobile_path_agrees_with_the_full_phonenumbers_parse(number):
+    import phonenumbers
+
+    parsed = phonenumbers.parse(f"8{number}", "RU")
+    if not phonenumbers.is_valid_number(parsed):
+        with pytest.raises(ValueError):
+            values.parse_phone(f"8 {number}")
+        return
+    mobile = phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    assert values.parse_phone(f"8 {number}") == (f"+7{number}", mobile)
+    assert values.parse_phone(f"+7{number}") == (f"+7{number}", mobile)
