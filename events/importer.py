@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import parsers, schemas
@@ -305,6 +305,22 @@ def _take_source_lock(source: str, batch) -> None:
     )
 
 
+def _tune_session(cursor) -> None:
+    """Memory for this load's own work: the staging table is a temporary
+    table, held in temp_buffers (8 MB by default, so a large file would go
+    through the disk at every step), and the set-based steps are hash joins
+    over the whole file (work_mem). temp_buffers can only be set before a
+    session's first temporary table; a session that had one keeps its size."""
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+    cursor.execute("SAVEPOINT tune_temp_buffers")
+    try:
+        cursor.execute("SET temp_buffers = '256MB'")
+    except DatabaseError:
+        cursor.execute("ROLLBACK TO SAVEPOINT tune_temp_buffers")
+    else:
+        cursor.execute("RELEASE SAVEPOINT tune_temp_buffers")
+
+
 class _Phases:
     """Logs how long each step of a load took, for operators tuning it."""
 
@@ -343,6 +359,7 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
     today = timezone.localdate()
     phase = _Phases(batch)
     with connection.cursor() as cursor:
+        _tune_session(cursor)
         cursor.execute(_STAGE_DDL)
         with cursor.copy(
             "COPY import_stage (file_name, line, record_id, content_hash, data) "
@@ -508,6 +525,7 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
              created_at, updated_at)
         SELECT %s, record_id, content_hash, data, 1, %s, now(), now()
         FROM import_stage
+        ORDER BY record_id  -- the unique index then fills page by page
         ON CONFLICT (source, record_id) DO UPDATE
         SET content_hash = EXCLUDED.content_hash,
             data = EXCLUDED.data,
@@ -763,6 +781,7 @@ def _merge_births(cursor, batch) -> int:
         ) AS p(role, snils)
         LEFT JOIN cabinet_citizen c ON c.snils = p.snils
         WHERE p.snils IS NOT NULL
+        ORDER BY s.record_id
         ON CONFLICT (source, record_id, role) DO UPDATE SET
             subject_snils = EXCLUDED.subject_snils,
             citizen_id = EXCLUDED.citizen_id,

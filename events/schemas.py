@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from . import values
@@ -40,11 +42,9 @@ def _region(text: str) -> str:
 
 
 def _email(text: str) -> str:
-    from django.core.validators import validate_email
-
     try:
         validate_email(text)
-    except Exception:
+    except ValidationError:
         raise ValueError(f"адрес электронной почты недействителен: {text!r}") from None
     return text
 
