@@ -425,6 +425,9 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
     }
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=ImportBatch.Status.COMPLETED,
+        # A batch that waited for the lock may have been taken for a killed
+        # one by the import before it; it was not.
+        error="",
         finished_at=timezone.now(),
         report_path=str(report.path),
         **{k: v for k, v in counts.items() if k != "event_count"},

@@ -676,3 +676,18 @@ def test_an_egisso_package_of_many_facts_names_the_line_of_a_bad_one(
     assert LifeEvent.objects.get(record_id="E-0").data["amount"] == "1000.50"
     # The second fact starts on line 10 of the file.
     assert "сумма" in rejections(summary)[(10, "amount")]
+
+
+def test_an_unmatched_death_is_resolved_once(write_csv, run_import):
+    from events.services import resolve_unmatched_death
+
+    citizen = CitizenFactory()
+    run_import("deaths", write_csv("d.csv", DEATHS_HEADER, [death("X1", last_name="Нет")]))
+    unmatched = UnmatchedDeath.objects.get()
+    resolve_unmatched_death(unmatched, citizen, "official")
+
+    with pytest.raises(ValueError, match="уже разобрана"):
+        resolve_unmatched_death(unmatched, CitizenFactory(), "other")
+    citizen.refresh_from_db()
+    assert str(citizen.death_date) == "2026-11-20"
+    assert Citizen.objects.filter(death_date__isnull=False).count() == 1
