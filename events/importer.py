@@ -747,23 +747,24 @@ def _apply_deaths(cursor, batch, deaths) -> None:
 
 
 def _check_births(cursor, report) -> None:
-    """A mother whom the population registry knows to be born no earlier
+    """A parent whom the population registry knows to be born no earlier
     than the child makes the record implausible: it is rejected."""
-    cursor.execute(
-        """
-        DELETE FROM import_stage s
-        USING cabinet_citizen c
-        WHERE c.snils = s.data->>'mother_snils'
-          AND c.birth_date >= (s.data->>'child_birth_date')::date
-        RETURNING s.file_name, s.line, s.record_id
-        """
-    )
-    for file_name, line, record_id in cursor.fetchall():
+    for role, label in (("mother", "мать родилась"), ("father", "отец родился")):
+        cursor.execute(
+            f"""
+            DELETE FROM import_stage s
+            USING cabinet_citizen c
+            WHERE c.snils = s.data->>'{role}_snils'
+              AND c.birth_date >= (s.data->>'child_birth_date')::date
+            RETURNING s.file_name, s.line, s.record_id
+            """
+        )
         reason = (
-            "мать по реестру населения родилась не раньше ребёнка: "
+            f"{label} (по реестру населения) не раньше ребёнка: "
             "запись неправдоподобна"
         )
-        report.reject(file_name, line, record_id, [("mother_snils", reason)])
+        for file_name, line, record_id in cursor.fetchall():
+            report.reject(file_name, line, record_id, [(f"{role}_snils", reason)])
 
 
 def _merge_births(cursor, batch) -> int:

@@ -691,3 +691,13 @@ def test_an_unmatched_death_is_resolved_once(write_csv, run_import):
     citizen.refresh_from_db()
     assert str(citizen.death_date) == "2026-11-20"
     assert Citizen.objects.filter(death_date__isnull=False).count() == 1
+
+
+def test_a_father_born_after_his_child_is_rejected(write_csv, run_import):
+    mother, father = CitizenFactory(), CitizenFactory(birth_date="2026-10-15")
+    row = birth("B1", mother.snils, father_snils=father.snils)
+
+    summary = run_import("births", write_csv("b.csv", BIRTHS_HEADER, [row]))
+
+    assert summary["rejected"] == 1
+    assert "неправдоподобна" in rejections(summary)[(2, "father_snils")]
