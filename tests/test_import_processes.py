@@ -149,3 +149,17 @@ def test_a_progress_bar_on_a_terminal(command, tmp_path):
 
     text = shown.decode("utf-8", "replace")
     assert "Загрузка" in text and "50" in text and "\r" in text
+
+
+def test_exit_status_is_non_zero_only_when_the_file_cannot_be_used(command, tmp_path):
+    good = write(tmp_path / "p.csv", POPULATION_HEADER, [person("P1", birth_date="x")])
+    process = command("population", good)
+    summary = summary_of(process)  # exit 0 though its one row is rejected
+    assert summary["rejected"] == 1
+
+    bad = tmp_path / "empty.csv"
+    bad.write_bytes(b"")
+    process = command("population", bad)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "Файл не принят" in err and "empty.csv" in err
