@@ -81,16 +81,24 @@ FORMAT_NAMES = {
 
 
 def _xml_kind(name: str, content: bytes) -> str:
+    """The kind of message, from the first bytes of a document (its root
+    element), without parsing or holding the whole of a large file."""
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False)
+    error: Exception | None = None
     try:
-        for _event, element in etree.iterparse(
-            io.BytesIO(content), events=("start",), resolve_entities=False
-        ):
+        parser.feed(content)
+    except (etree.XMLSyntaxError, ValueError) as problem:
+        error = problem
+    root = None
+    for _event, element in parser.read_events():
+        try:
             root = etree.QName(element)
-            break
-        else:  # pragma: no cover - iterparse raises on an empty document
-            raise DumpError(f"{name}: пустой XML-документ")
-    except (etree.XMLSyntaxError, ValueError) as error:
-        raise DumpError(f"{name}: файл не является корректным XML: {error}") from error
+        except ValueError as problem:
+            error = problem
+        break
+    if root is None:
+        detail = f": {error}" if error else ""
+        raise DumpError(f"{name}: файл не является корректным XML{detail}")
     local = root.localname
     if local in XML_ROOTS:
         return XML_ROOTS[local]
@@ -152,8 +160,7 @@ def sniff_format(path: Path) -> str:
     if not text:
         raise DumpError(f"{path.name}: файл пуст")
     if text.startswith(b"<"):
-        with _open_binary(path) as handle:
-            return _xml_kind(path.name, handle.read())
+        return _xml_kind(path.name, head)
     if text.startswith((b"{", b"[")):
         return _json_kind(path.name, text)
     return "csv"
