@@ -148,15 +148,7 @@ class RegistryRecordAdmin(admin.ModelAdmin):
 
 @admin.register(LifeEvent)
 class LifeEventAdmin(admin.ModelAdmin):
-    list_display = (
-        "event_type",
-        "role",
-        "occurred_on",
-        "citizen",
-        "source",
-        "record_id",
-        "created_at",
-    )
+    list_display = ("event_type", "role", "occurred_on", "citizen", "source", "record_id", "created_at")
     list_filter = ("event_type", "role", "source")
     search_fields = ("=record_id", "=subject_snils", "citizen__last_name")
     raw_id_fields = ("citizen", "registry_record", "batch")
@@ -165,51 +157,17 @@ class LifeEventAdmin(admin.ModelAdmin):
 
 @admin.register(TriggerRule)
 class TriggerRuleAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "event_type",
-        "service",
-        "is_active",
-        "valid_from",
-        "valid_until",
-        "offer_valid_days",
-    )
+    list_display = ("name", "event_type", "service", "is_active", "valid_from", "valid_until", "offer_valid_days")
     list_filter = ("is_active", "event_type", "service")
     search_fields = ("name", "code")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "name",
-                    "code",
-                    "description",
-                    "event_type",
-                    "service",
-                    "is_active",
-                )
-            },
-        ),
-        (
-            "Условия",
-            {
-                "fields": ("conditions",),
-                "description": "Список условий в формате JSON: "
-                '[{"field": "event.birth_order", "op": "gte", "value": 2}]. '
-                "Поля и операции описаны в docs/rules.md.",
-            },
-        ),
-        (
-            "Сроки",
-            {
-                "fields": (
-                    "valid_from",
-                    "valid_until",
-                    "offer_valid_days",
-                    "created_at",
-                    "updated_at",
-                )
-            },
-        ),
+        (None, {"fields": ("name", "code", "description", "event_type", "service", "is_active")}),
+        ("Условия", {
+            "fields": ("conditions",),
+            "description": "Список условий в формате JSON: "
+            '[{"field": "event.birth_order", "op": "gte", "value": 2}]. '
+            "Поля и операции описаны в docs/rules.md.",
+        }),
+        ("Сроки", {"fields": ("valid_from", "valid_until", "offer_valid_days", "created_at", "updated_at")}),
     )
