@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -7,6 +8,8 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from cabinet.models import Citizen, ProfileChange
+
 from . import services
 from .models import (
     ImportBatch,
@@ -15,6 +18,7 @@ from .models import (
     RejectedRow,
     RuleVersion,
     TriggerRule,
+    UnmatchedDeath,
 )
 
 
@@ -28,13 +32,37 @@ class RejectedRowInline(admin.TabularInline):
     show_change_link = False
 
 
+class ProfileChangeInline(admin.TabularInline):
+    """Profile values this batch changed (the cabinet shows them to the
+    citizen; here officials see them per load)."""
+
+    model = ProfileChange
+    fields = ("citizen", "field", "old_value", "new_value", "record_id", "changed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "source", "file_format", "file_name", "status", "read", "stored", "updated", "duplicates", "rejected")
+    list_display = (
+        "started_at",
+        "source",
+        "file_format",
+        "file_name",
+        "status",
+        "read",
+        "stored",
+        "updated",
+        "duplicates",
+        "rejected",
+        "unmatched",
+    )
     list_filter = ("source", "status", "file_format")
     search_fields = ("file_name", "=id", "file_sha256")
     readonly_fields = [field.name for field in ImportBatch._meta.fields]
-    inlines = [RejectedRowInline]
+    inlines = [RejectedRowInline, ProfileChangeInline]
 
     def has_add_permission(self, request):
         return False
@@ -51,12 +79,79 @@ class RejectedRowAdmin(admin.ModelAdmin):
         return False
 
 
+class UnmatchedDeathForm(forms.ModelForm):
+    citizen = forms.ModelChoiceField(
+        queryset=Citizen.objects.all(),
+        widget=forms.TextInput,
+        label="Гражданин (id)",
+        help_text="Id гражданина, которому принадлежит эта запись о смерти.",
+    )
+
+    class Meta:
+        model = UnmatchedDeath
+        fields = ("citizen",)
+
+
+@admin.register(UnmatchedDeath)
+class UnmatchedDeathAdmin(admin.ModelAdmin):
+    """The queue of deaths nobody could match: an official reads the record,
+    finds the citizen and links them; saving applies the death."""
+
+    form = UnmatchedDeathForm
+    list_display = (
+        "__str__",
+        "reason",
+        "candidates",
+        "batch",
+        "resolved_at",
+        "resolved_by",
+    )
+    list_filter = ("reason", ("resolved_at", admin.EmptyFieldListFilter))
+    readonly_fields = (
+        "record_data",
+        "reason",
+        "candidates",
+        "batch",
+        "resolved_at",
+        "resolved_by",
+    )
+
+    @admin.display(description="Сведения записи")
+    def record_data(self, obj):
+        return obj.registry_record.data
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.resolved_at is not None:
+            return (*self.readonly_fields, "citizen")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.resolve_unmatched_death(
+                obj, form.cleaned_data["citizen"], request.user.get_username()
+            )
+        except ValueError as error:
+            messages.error(request, str(error))
+
+
 @admin.register(RegistryRecord)
 class RegistryRecordAdmin(admin.ModelAdmin):
     list_display = ("source", "record_id", "version", "batch", "updated_at")
     list_filter = ("source",)
     search_fields = ("=record_id",)
-    readonly_fields = ("source", "record_id", "content_hash", "data", "version", "batch", "created_at", "updated_at")
+    readonly_fields = (
+        "source",
+        "record_id",
+        "content_hash",
+        "data",
+        "version",
+        "batch",
+        "created_at",
+        "updated_at",
+    )
 
 
 @admin.register(LifeEvent)

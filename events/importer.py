@@ -27,19 +27,27 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from . import schemas
-from .models import ImportBatch, RejectedRow, Source
-from .parsers import DumpError, RawRecord, read_csv, read_rogd, sniff_format
+from . import parsers, schemas
+from .models import ImportBatch, Source
+from .parsers import FORMAT_NAMES, DumpError, RawRecord, sniff_format
 
 logger = logging.getLogger(__name__)
 
+# What each source accepts; the first formats of every source are the
+# project's own CSV and JSON Lines.
 FORMATS = {
-    Source.POPULATION: ("csv",),
-    Source.BIRTHS: ("csv", "rogd"),
+    Source.POPULATION: ("csv", "jsonl"),
+    Source.BIRTHS: ("csv", "jsonl", "rogd", "fhir"),
+    Source.DISABILITY: ("csv", "jsonl", "fri"),
+    Source.DEATHS: ("csv", "jsonl", "fatal"),
+    Source.PAYMENTS: ("csv", "jsonl", "egisso"),
+    Source.TAX: ("csv", "jsonl"),
 }
+ALL_FORMATS = tuple(FORMAT_NAMES)
+WITHDRAW_REASON_DEATH = "Зарегистрирована смерть"
 
 
 @dataclass
@@ -54,23 +62,36 @@ class ImportSummary:
     rejected: int
     report: str
     elapsed: float
+    unmatched: int = 0
     event_count: int = 0
+    dry_run: bool = False
+    # The batch that already loaded a file with the same content, when this
+    # run recognised it and read nothing.
+    same_file_as: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def line(self) -> str:
+        if self.same_file_as:
+            return (
+                f"Этот файл уже загружен (загрузка {self.same_file_as}): "
+                "ничего не изменено"
+            )
+        prefix = "Проверка без записи" if self.dry_run else "Загрузка"
         return (
-            f"Загрузка {self.batch_id}: прочитано {self.read}, сохранено "
+            f"{prefix} {self.batch_id}: прочитано {self.read}, сохранено "
             f"{self.stored}, исправлено {self.updated}, повторов "
-            f"{self.duplicates}, отклонено {self.rejected} "
-            f"({self.elapsed:.1f} с)"
+            f"{self.duplicates}, отклонено {self.rejected}, не сопоставлено "
+            f"{self.unmatched} ({self.elapsed:.1f} с)"
         )
 
 
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
     for item in files:
         with open(item, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -78,32 +99,41 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _content_hash(data: dict) -> str:
-    canonical = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def detect_format(source: str, path: Path, named: str | None) -> str:
+    """The file's format, from its content; ``named`` (``--format``) must
+    agree with the content where the content says it clearly."""
     allowed = FORMATS[source]
-    if named:
-        if named not in allowed:
-            raise DumpError(
-                f"источник {source} не принимает формат {named}; "
-                f"допустимы: {', '.join(allowed)}"
-            )
-        return named
+    if named and named not in allowed:
+        raise DumpError(
+            f"источник {source} не принимает формат {named}; "
+            f"допустимы: {', '.join(allowed)}"
+        )
     sniffed = sniff_format(path)
-    if sniffed == "csv":
-        return "csv"
-    if "rogd" in allowed:
-        return "rogd"
-    raise DumpError(f"{path.name}: источник {source} принимает только CSV")
+    if sniffed not in allowed:
+        raise DumpError(
+            f"{path.name}: это {FORMAT_NAMES[sniffed]}, а источник {source} "
+            f"принимает: {', '.join(FORMAT_NAMES[name] for name in allowed)}"
+        )
+    if named and named != sniffed:
+        raise DumpError(
+            f"{path.name}: указан формат {named}, а по содержимому это "
+            f"{FORMAT_NAMES[sniffed]}"
+        )
+    return named or sniffed
 
 
 def _records(source: str, path: Path, file_format: str) -> Iterator[RawRecord]:
-    if file_format == "rogd":
-        return read_rogd(path)
-    return read_csv(path, schemas.required_columns(source))
+    required = schemas.required_columns(source)
+    if file_format == "csv":
+        return parsers.read_csv(path, required)
+    if file_format == "jsonl":
+        return parsers.read_jsonl(path, required)
+    if file_format == "fhir":
+        systems = tuple(
+            getattr(settings, "FHIR_SNILS_SYSTEMS", (parsers.SNILS_SYSTEM,))
+        )
+        return parsers.read_fhir(path, systems)
+    return getattr(parsers, f"read_{file_format}")(path)
 
 
 class _Report:
@@ -146,27 +176,75 @@ def run_import(
     path: Path,
     file_format: str | None = None,
     progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
 ) -> ImportSummary:
     """Import one dump. Raises ``DumpError`` when the file cannot be used;
-    the batch is then recorded as failed and nothing else is stored."""
+    the batch is then recorded as failed and nothing else is stored.
+
+    ``dry_run`` reads and checks everything, writes the report, and rolls
+    back, batch included. A file whose content a completed batch of the same
+    source already loaded is recognised and not read again unless ``force``.
+    """
     started = time.monotonic()
     if source not in FORMATS:
-        raise DumpError(f"неизвестный источник {source!r}; допустимы: {', '.join(FORMATS)}")
+        raise DumpError(
+            f"неизвестный источник {source!r}; допустимы: {', '.join(FORMATS)}"
+        )
     if not path.exists():
         raise DumpError(f"{path}: файл не найден")
 
     file_format = detect_format(source, path, file_format)
+    sha256 = _file_sha256(path)
+    if not force and not dry_run:
+        earlier = (
+            ImportBatch.objects.filter(
+                source=source, file_sha256=sha256, status=ImportBatch.Status.COMPLETED
+            )
+            .order_by("started_at")
+            .first()
+        )
+        if earlier is not None:
+            logger.info("import skipped: same file as batch=%s", earlier.id)
+            return ImportSummary(
+                batch_id=str(earlier.id),
+                source=source,
+                file_format=file_format,
+                read=0,
+                stored=0,
+                updated=0,
+                duplicates=0,
+                rejected=0,
+                report="",
+                elapsed=round(time.monotonic() - started, 3),
+                same_file_as=str(earlier.id),
+            )
+
+    if dry_run:
+        with transaction.atomic():
+            summary = _run_batch(
+                source, path, file_format, sha256, progress, started, True
+            )
+            transaction.set_rollback(True)
+        return summary
+    return _run_batch(source, path, file_format, sha256, progress, started, False)
+
+
+def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
     batch = ImportBatch.objects.create(
         source=source,
         file_format=file_format,
         file_name=path.name,
-        file_sha256=_file_sha256(path),
+        file_sha256=sha256,
     )
     report = _Report(Path(settings.IMPORT_REPORT_DIR) / f"{batch.id}.csv")
-    logger.info("import started batch=%s source=%s format=%s", batch.id, source, file_format)
+    logger.info(
+        "import started batch=%s source=%s format=%s", batch.id, source, file_format
+    )
 
     try:
         with transaction.atomic():
+            _take_source_lock(source, batch)
             counts = _load(batch, source, path, file_format, report, progress)
     except DumpError as error:
         report.close()
@@ -185,69 +263,171 @@ def run_import(
         file_format=file_format,
         report=str(report.path),
         elapsed=round(time.monotonic() - started, 3),
+        dry_run=dry_run,
         **counts,
     )
     logger.info(
-        "import finished batch=%s read=%d stored=%d updated=%d duplicates=%d rejected=%d",
+        "import finished batch=%s read=%d stored=%d updated=%d duplicates=%d "
+        "rejected=%d unmatched=%d",
         batch.id,
         summary.read,
         summary.stored,
         summary.updated,
         summary.duplicates,
         summary.rejected,
+        summary.unmatched,
     )
     return summary
 
 
+_WRITE_CITIZENS = {Source.POPULATION, Source.DEATHS}
+
+
+def _take_source_lock(source: str, batch) -> None:
+    """One import at a time per source; imports of different sources run at
+    once. Whoever holds the lock is the only live import of the source, so a
+    batch of the source still marked running was killed: it is marked so
+    (its transaction never committed, nothing of it is stored)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{source}"]
+        )
+        if source in _WRITE_CITIZENS:
+            # Population and deaths both change citizens and events, in
+            # opposite orders: they run one after the other, not deadlock.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('import:citizens'))")
+    ImportBatch.objects.filter(
+        source=source, status=ImportBatch.Status.RUNNING
+    ).exclude(pk=batch.pk).update(
+        status=ImportBatch.Status.FAILED,
+        error="загрузка прервана, ничего из неё не сохранено",
+        finished_at=timezone.now(),
+    )
+
+
+def _tune_session(cursor) -> None:
+    """Memory for this load's own work: the staging table is a temporary
+    table, held in temp_buffers (8 MB by default, so a large file would go
+    through the disk at every step), and the set-based steps are hash joins
+    over the whole file (work_mem). temp_buffers can only be set before a
+    session's first temporary table; a session that had one keeps its size."""
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+    cursor.execute("SAVEPOINT tune_temp_buffers")
+    try:
+        cursor.execute("SET temp_buffers = '256MB'")
+    except DatabaseError:
+        cursor.execute("ROLLBACK TO SAVEPOINT tune_temp_buffers")
+    else:
+        cursor.execute("RELEASE SAVEPOINT tune_temp_buffers")
+
+
+class _Phases:
+    """Logs how long each step of a load took, for operators tuning it."""
+
+    def __init__(self, batch):
+        self.batch_id = batch.id
+        self.started = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        logger.info(
+            "import phase batch=%s phase=%s seconds=%.2f",
+            self.batch_id,
+            name,
+            now - self.started,
+        )
+        self.started = now
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
 def _load(batch, source, path, file_format, report, progress) -> dict:
     read = 0
+    dumps = json.dumps
+    sha256 = hashlib.sha256
+    validate = schemas.validate
+    today = timezone.localdate()
+    phase = _Phases(batch)
     with connection.cursor() as cursor:
+        _tune_session(cursor)
         cursor.execute(_STAGE_DDL)
         with cursor.copy(
             "COPY import_stage (file_name, line, record_id, content_hash, data) "
             "FROM STDIN"
         ) as copy:
+            # Lines are built here and sent in blocks: one write_row() a
+            # record costs more than the validation itself.
+            block: list[str] = []
             for raw in _records(source, path, file_format):
                 read += 1
-                if progress and read % 10_000 == 0:
-                    progress(read)
-                record_id = raw.fields.get("record_id", "").strip()
-                data, problems = schemas.validate(source, raw)
+                if read % 10_000 == 0:
+                    copy.write("".join(block))
+                    block.clear()
+                    if progress:
+                        progress(read)
+                record_id = raw.fields.get("record_id", "")
+                data, problems = validate(source, raw, today)
                 if data is None:
                     report.reject(raw.file_name, raw.line, record_id, problems)
                     continue
-                copy.write_row(
-                    (
+                # The canonical form (sorted keys) is what the hash covers.
+                text = dumps(data, ensure_ascii=False, sort_keys=True)
+                if "\\u0000" in text:
+                    # PostgreSQL text cannot hold NUL; the file is damaged here.
+                    report.reject(
                         raw.file_name,
                         raw.line,
                         record_id,
-                        _content_hash(data),
-                        json.dumps(data, ensure_ascii=False),
+                        [("", "в записи нулевой байт (NUL)")],
                     )
+                    continue
+                block.append(
+                    f"{_copy_text(raw.file_name)}\t{raw.line}\t{_copy_text(record_id)}\t"
+                    f"{sha256(text.encode()).hexdigest()}\t{_copy_text(text)}\n"
                 )
+            copy.write("".join(block))
         if progress:
             progress(read)
 
-        cursor.execute("CREATE INDEX ON import_stage (record_id, line)")
+        phase("read and COPY")
         cursor.execute("ANALYZE import_stage")
         in_file_duplicates = _settle_repeats(cursor, report)
-        _CHECKS[source](cursor, report)
+        phase("repeats")
+        _CHECKS.get(source, _no_checks)(cursor, report)
+        phase("checks")
         stored, updated, duplicates = _classify(cursor, batch, source)
-        event_count = _MERGES[source](cursor, batch)
+        phase("classify")
+        event_count, unmatched = _MERGES[source](cursor, batch)
+        phase("merge")
         cursor.execute("DROP TABLE import_stage")
 
     report.flush()
     _store_rejections(batch, report.path)
+    phase("rejections")
     counts = {
         "read": read,
         "stored": stored,
         "updated": updated,
         "duplicates": duplicates + in_file_duplicates,
         "rejected": report.count,
+        "unmatched": unmatched,
         "event_count": event_count,
     }
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=ImportBatch.Status.COMPLETED,
+        # A batch that waited for the lock may have been taken for a killed
+        # one by the import before it; it was not.
+        error="",
         finished_at=timezone.now(),
         report_path=str(report.path),
         **{k: v for k, v in counts.items() if k != "event_count"},
@@ -264,6 +444,11 @@ def _settle_repeats(cursor, report) -> int:
     """A record_id repeated inside the file: the same content again is a
     duplicate; other content is rejected, since the file cannot say which
     one the agency meant."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM import_stage GROUP BY record_id HAVING count(*) > 1)"
+    )
+    if not cursor.fetchone()[0]:
+        return 0  # the usual case: one aggregate instead of a sort and an update
     cursor.execute(
         """
         WITH first AS (
@@ -287,7 +472,12 @@ def _settle_repeats(cursor, report) -> int:
             file_name,
             line,
             record_id,
-            [("record_id", f"запись с этим record_id уже была в строке {first_line} с другим содержимым")],
+            [
+                (
+                    "record_id",
+                    f"запись с этим record_id уже была в строке {first_line} с другим содержимым",
+                )
+            ],
         )
     cursor.execute("SELECT count(*) FROM import_stage WHERE outcome = 'repeat'")
     repeats = cursor.fetchone()[0]
@@ -296,37 +486,49 @@ def _settle_repeats(cursor, report) -> int:
 
 
 def _classify(cursor, batch, source) -> tuple[int, int, int]:
-    """Mark each staged record new, duplicate or correction, keep the earlier
-    content of corrections, and upsert ``RegistryRecord``."""
+    """Sort staged records into new, duplicate (same content hash) and
+    correction (other hash; the earlier content is kept as a version), and
+    upsert ``RegistryRecord``. Only the records already known are written
+    to a side table: the staging table itself is never rewritten."""
     cursor.execute(
         """
-        UPDATE import_stage s
-        SET outcome = CASE WHEN r.content_hash = s.content_hash
-                           THEN 'duplicate' ELSE 'correction' END
-        FROM events_registryrecord r
-        WHERE r.source = %s AND r.record_id = s.record_id
+        CREATE TEMP TABLE import_known ON COMMIT DROP AS
+        SELECT s.record_id, r.id AS registry_record_id,
+               r.content_hash = s.content_hash AS same
+        FROM import_stage s
+        JOIN events_registryrecord r ON r.source = %s AND r.record_id = s.record_id
         """,
         [source],
     )
-    cursor.execute("UPDATE import_stage SET outcome = 'new' WHERE outcome IS NULL")
     cursor.execute(
-        """
-        INSERT INTO events_registryrecordversion
-            (record_id, version, content_hash, data, batch_id, replaced_at)
-        SELECT r.id, r.version, r.content_hash, r.data, r.batch_id, now()
-        FROM events_registryrecord r
-        JOIN import_stage s ON s.record_id = r.record_id AND s.outcome = 'correction'
-        WHERE r.source = %s
-        """,
-        [source],
+        "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM import_known"
     )
+    duplicates, updated = cursor.fetchone()
+    cursor.execute("SELECT count(*) FROM import_stage")
+    stored = cursor.fetchone()[0] - duplicates - updated
+    if duplicates:
+        cursor.execute(
+            "DELETE FROM import_stage s USING import_known k "
+            "WHERE k.record_id = s.record_id AND k.same"
+        )
+    if updated:
+        cursor.execute(
+            """
+            INSERT INTO events_registryrecordversion
+                (record_id, version, content_hash, data, batch_id, replaced_at)
+            SELECT r.id, r.version, r.content_hash, r.data, r.batch_id, now()
+            FROM events_registryrecord r
+            JOIN import_known k ON k.registry_record_id = r.id AND NOT k.same
+            """
+        )
     cursor.execute(
         """
         INSERT INTO events_registryrecord
             (source, record_id, content_hash, data, version, batch_id,
              created_at, updated_at)
         SELECT %s, record_id, content_hash, data, 1, %s, now(), now()
-        FROM import_stage WHERE outcome IN ('new', 'correction')
+        FROM import_stage
+        ORDER BY record_id  -- the unique index then fills page by page
         ON CONFLICT (source, record_id) DO UPDATE
         SET content_hash = EXCLUDED.content_hash,
             data = EXCLUDED.data,
@@ -336,15 +538,18 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
         """,
         [source, batch.id],
     )
-    cursor.execute("SELECT outcome, count(*) FROM import_stage GROUP BY outcome")
-    counts = dict(cursor.fetchall())
-    cursor.execute("DELETE FROM import_stage WHERE outcome = 'duplicate'")
-    return counts.get("new", 0), counts.get("correction", 0), counts.get("duplicate", 0)
+    cursor.execute("DROP TABLE import_known")
+    return stored, updated, duplicates
 
 
 def _check_population(cursor, report) -> None:
     """Two records of one file for the same SNILS: the later one is refused,
     as the file cannot say which one is right."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM import_stage GROUP BY data->>'snils' HAVING count(*) > 1)"
+    )
+    if not cursor.fetchone()[0]:
+        return
     cursor.execute(
         """
         DELETE FROM import_stage s
@@ -362,9 +567,60 @@ def _check_population(cursor, report) -> None:
         )
 
 
-def _merge_population(cursor, batch) -> int:
-    """Create or update citizens by SNILS; link events that were waiting
-    for their person."""
+# Profile fields a registry may change, as text for the history.
+_PROFILE_FIELDS = (
+    ("last_name", "c.last_name", "s.data->>'last_name'"),
+    ("first_name", "c.first_name", "s.data->>'first_name'"),
+    ("middle_name", "c.middle_name", "s.data->>'middle_name'"),
+    ("birth_date", "c.birth_date::text", "s.data->>'birth_date'"),
+    ("sex", "c.sex", "s.data->>'sex'"),
+    ("inn", "c.inn", "s.data->>'inn'"),
+    ("passport_series", "c.passport_series", "s.data->>'passport_series'"),
+    ("passport_number", "c.passport_number", "s.data->>'passport_number'"),
+    (
+        "passport_issued_on",
+        "COALESCE(c.passport_issued_on::text, '')",
+        "s.data->>'passport_issued_on'",
+    ),
+    ("address", "c.address", "s.data->>'address'"),
+    ("region_code", "c.region_code", "s.data->>'region_code'"),
+    ("phone", "c.phone", "s.data->>'phone'"),
+    ("email", "c.email", "s.data->>'email'"),
+    # A death the deaths registry reported is not undone by a population
+    # record that does not know of it.
+    (
+        "death_date",
+        "COALESCE(c.death_date::text, '')",
+        "COALESCE(NULLIF(s.data->>'death_date', ''), c.death_date::text, '')",
+    ),
+)
+
+
+def _record_profile_changes(cursor, batch) -> None:
+    """History of the values this batch changes on known citizens, written
+    before the change, in one statement."""
+    values = ",\n".join(
+        f"('{field}', {old}, {new})" for field, old, new in _PROFILE_FIELDS
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO cabinet_profilechange
+            (citizen_id, field, old_value, new_value, source, record_id,
+             batch_id, changed_at)
+        SELECT c.id, f.field, f.old, f.new, 'population', s.record_id, %s, now()
+        FROM import_stage s
+        JOIN cabinet_citizen c ON c.snils = s.data->>'snils'
+        CROSS JOIN LATERAL (VALUES {values}) AS f(field, old, new)
+        WHERE f.old IS DISTINCT FROM f.new
+        """,
+        [batch.id],
+    )
+
+
+def _merge_population(cursor, batch) -> tuple[int, int]:
+    """Create or update citizens by SNILS, keeping the history of changed
+    values; link events that were waiting for their person."""
+    _record_profile_changes(cursor, batch)
     cursor.execute(
         """
         INSERT INTO cabinet_citizen (
@@ -396,11 +652,12 @@ def _merge_population(cursor, batch) -> int:
             phone = EXCLUDED.phone,
             phone_is_mobile = EXCLUDED.phone_is_mobile,
             email = EXCLUDED.email,
-            death_date = EXCLUDED.death_date,
+            death_date = COALESCE(EXCLUDED.death_date, cabinet_citizen.death_date),
             source_record_id = EXCLUDED.source_record_id,
             updated_at = now()
         """
     )
+    # Events waiting for their person: by SNILS, and tax notices by INN.
     cursor.execute(
         """
         UPDATE events_lifeevent e SET citizen_id = c.id, batch_id = %s
@@ -410,27 +667,104 @@ def _merge_population(cursor, batch) -> int:
         """,
         [batch.id],
     )
-    return cursor.rowcount
+    linked = cursor.rowcount
+    cursor.execute(
+        """
+        UPDATE events_lifeevent e SET citizen_id = c.id, batch_id = %s
+        FROM cabinet_citizen c, import_stage s
+        WHERE e.citizen_id IS NULL AND e.event_type = 'tax_notice'
+          AND s.data->>'inn' <> '' AND e.data->>'inn' = s.data->>'inn'
+          AND c.snils = s.data->>'snils'
+        """,
+        [batch.id],
+    )
+    linked += cursor.rowcount
+    # A death that waited for its person now stops proactive work.
+    cursor.execute(
+        """
+        SELECT DISTINCT e.citizen_id, e.occurred_on, e.record_id
+        FROM events_lifeevent e
+        WHERE e.batch_id = %s AND e.event_type = 'death'
+          AND e.citizen_id IS NOT NULL
+        """,
+        [batch.id],
+    )
+    _apply_deaths(cursor, batch, cursor.fetchall())
+    # A death the population registry itself reports for a known citizen
+    # withdraws their open offers too (its history row was written above).
+    cursor.execute(
+        """
+        SELECT citizen_id FROM cabinet_profilechange
+        WHERE batch_id = %s AND field = 'death_date' AND old_value = ''
+        """,
+        [batch.id],
+    )
+    died = [row[0] for row in cursor.fetchall()]
+    if died:
+        from offers.services import withdraw_open_offers
+
+        withdraw_open_offers(died, WITHDRAW_REASON_DEATH)
+    return linked, 0
+
+
+def _apply_deaths(cursor, batch, deaths) -> None:
+    """Set the death date of matched citizens (with its history) and
+    withdraw their open offers; the relatives are told nothing."""
+    if not deaths:
+        return
+    cursor.execute(
+        """
+        CREATE TEMP TABLE IF NOT EXISTS import_deaths
+            (citizen_id bigint, death_date date, record_id text) ON COMMIT DROP
+        """
+    )
+    cursor.execute("TRUNCATE import_deaths")
+    with cursor.copy("COPY import_deaths FROM STDIN") as copy:
+        for row in deaths:
+            copy.write_row(row)
+    cursor.execute(
+        """
+        INSERT INTO cabinet_profilechange
+            (citizen_id, field, old_value, new_value, source, record_id,
+             batch_id, changed_at)
+        SELECT c.id, 'death_date', COALESCE(c.death_date::text, ''),
+               d.death_date::text, 'deaths', d.record_id, %s, now()
+        FROM import_deaths d JOIN cabinet_citizen c ON c.id = d.citizen_id
+        WHERE c.death_date IS DISTINCT FROM d.death_date
+        """,
+        [batch.id],
+    )
+    cursor.execute(
+        """
+        UPDATE cabinet_citizen c SET death_date = d.death_date, updated_at = now()
+        FROM import_deaths d
+        WHERE c.id = d.citizen_id AND c.death_date IS DISTINCT FROM d.death_date
+        """
+    )
+    from offers.services import withdraw_open_offers
+
+    withdraw_open_offers(sorted({row[0] for row in deaths}), WITHDRAW_REASON_DEATH)
 
 
 def _check_births(cursor, report) -> None:
-    """A mother whom the population registry knows to be born no earlier
+    """A parent whom the population registry knows to be born no earlier
     than the child makes the record implausible: it is rejected."""
-    cursor.execute(
-        """
-        DELETE FROM import_stage s
-        USING cabinet_citizen c
-        WHERE c.snils = s.data->>'mother_snils'
-          AND c.birth_date >= (s.data->>'child_birth_date')::date
-        RETURNING s.file_name, s.line, s.record_id
-        """
-    )
-    for file_name, line, record_id in cursor.fetchall():
+    for role, label in (("mother", "мать родилась"), ("father", "отец родился")):
+        cursor.execute(
+            f"""
+            DELETE FROM import_stage s
+            USING cabinet_citizen c
+            WHERE c.snils = s.data->>'{role}_snils'
+              AND c.birth_date >= (s.data->>'child_birth_date')::date
+            RETURNING s.file_name, s.line, s.record_id
+            """
+        )
         reason = (
-            "мать по реестру населения родилась не раньше ребёнка: "
+            f"{label} (по реестру населения) не раньше ребёнка: "
             "запись неправдоподобна"
         )
-        report.reject(file_name, line, record_id, [("mother_snils", reason)])
+        for file_name, line, record_id in cursor.fetchall():
+            report.reject(file_name, line, record_id, [(f"{role}_snils", reason)])
 
 
 def _merge_births(cursor, batch) -> int:
@@ -451,6 +785,7 @@ def _merge_births(cursor, batch) -> int:
         ) AS p(role, snils)
         LEFT JOIN cabinet_citizen c ON c.snils = p.snils
         WHERE p.snils IS NOT NULL
+        ORDER BY s.record_id
         ON CONFLICT (source, record_id, role) DO UPDATE SET
             subject_snils = EXCLUDED.subject_snils,
             citizen_id = EXCLUDED.citizen_id,
@@ -461,21 +796,205 @@ def _merge_births(cursor, batch) -> int:
         """,
         [batch.id],
     )
+    return cursor.rowcount, 0
+
+
+def _no_checks(cursor, report) -> None:
+    pass
+
+
+def _merge_self(cursor, batch, source, event_type, occurred_on, keys) -> int:
+    """One event a record, for the person it names (role ``self``); its
+    citizen found by SNILS, or by INN for tax notices, or left empty to be
+    linked by a later population import."""
+    data = (
+        "jsonb_build_object("
+        + ", ".join(f"'{key}', s.data->'{key}'" for key in keys)
+        + ")"
+    )
+    if source == Source.TAX:
+        citizen = (
+            "(SELECT c.id FROM cabinet_citizen c WHERE c.inn = s.data->>'inn' "
+            "ORDER BY c.id LIMIT 1)"
+        )
+        snils = (
+            "COALESCE((SELECT c.snils FROM cabinet_citizen c WHERE c.id = "
+            + citizen
+            + "), '')"
+        )
+    else:
+        citizen = (
+            "(SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')"
+        )
+        snils = "s.data->>'snils'"
+    cursor.execute(
+        f"""
+        INSERT INTO events_lifeevent (
+            event_type, role, source, record_id, subject_snils, citizen_id,
+            occurred_on, data, registry_record_id, batch_id, created_at, updated_at)
+        SELECT %s, 'self', %s, s.record_id, {snils}, {citizen},
+               (s.data->>'{occurred_on}')::date, {data}, r.id, %s, now(), now()
+        FROM import_stage s
+        JOIN events_registryrecord r ON r.source = %s AND r.record_id = s.record_id
+        ON CONFLICT (source, record_id, role) DO UPDATE SET
+            subject_snils = EXCLUDED.subject_snils,
+            citizen_id = EXCLUDED.citizen_id,
+            occurred_on = EXCLUDED.occurred_on,
+            data = EXCLUDED.data,
+            batch_id = EXCLUDED.batch_id,
+            updated_at = now()
+        """,
+        [event_type, source, batch.id, source],
+    )
     return cursor.rowcount
 
 
+def _merge_disability(cursor, batch) -> tuple[int, int]:
+    keys = (
+        "group",
+        "established_on",
+        "valid_until",
+        "next_examination",
+        "cause",
+        "office",
+    )
+    return _merge_self(
+        cursor, batch, Source.DISABILITY, "disability", "established_on", keys
+    ), 0
+
+
+def _merge_payments(cursor, batch) -> tuple[int, int]:
+    keys = ("payment_type", "amount", "scheduled_on", "status")
+    return _merge_self(
+        cursor, batch, Source.PAYMENTS, "payment", "scheduled_on", keys
+    ), 0
+
+
+def _merge_tax(cursor, batch) -> tuple[int, int]:
+    keys = ("inn", "tax_type", "amount", "due_on", "period_year")
+    return _merge_self(cursor, batch, Source.TAX, "tax_notice", "due_on", keys), 0
+
+
+def _merge_deaths(cursor, batch) -> tuple[int, int]:
+    """Match each death to a citizen: by SNILS; without SNILS by passport,
+    else by full name and birth date, when exactly one citizen fits. A death
+    with a SNILS nobody has yet waits for the population import; one without
+    SNILS that fits no single citizen goes to the unmatched queue."""
+    cursor.execute(
+        """
+        CREATE TEMP TABLE import_death_match ON COMMIT DROP AS
+        SELECT s.record_id, s.data, r.id AS registry_record_id,
+               CASE WHEN s.data->>'snils' <> '' THEN
+                        (SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')
+                    WHEN pp.n = 1 THEN pp.id
+                    WHEN pp.n = 0 AND nb.n = 1 THEN nb.id
+               END AS citizen_id,
+               CASE WHEN s.data->>'snils' <> '' THEN 0
+                    WHEN pp.n > 0 THEN pp.n ELSE nb.n END AS candidates
+        FROM import_stage s
+        JOIN events_registryrecord r ON r.source = 'deaths' AND r.record_id = s.record_id
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, min(c.id) AS id FROM cabinet_citizen c
+            WHERE s.data->>'snils' = '' AND s.data->>'passport_number' <> ''
+              AND c.passport_series = s.data->>'passport_series'
+              AND c.passport_number = s.data->>'passport_number'
+        ) pp
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, min(c.id) AS id FROM cabinet_citizen c
+            WHERE s.data->>'snils' = '' AND pp.n = 0
+              AND c.birth_date = (s.data->>'birth_date')::date
+              AND upper(c.last_name) = upper(s.data->>'last_name')
+              AND upper(c.first_name) = upper(s.data->>'first_name')
+              AND upper(c.middle_name) = upper(s.data->>'middle_name')
+        ) nb
+        """
+    )
+    cursor.execute(
+        """
+        INSERT INTO events_lifeevent (
+            event_type, role, source, record_id, subject_snils, citizen_id,
+            occurred_on, data, registry_record_id, batch_id, created_at, updated_at)
+        SELECT 'death', 'self', 'deaths', m.record_id,
+               COALESCE(NULLIF(m.data->>'snils', ''), c.snils, ''), m.citizen_id,
+               (m.data->>'death_date')::date,
+               jsonb_build_object(
+                   'death_date', m.data->'death_date', 'last_name', m.data->'last_name',
+                   'first_name', m.data->'first_name', 'middle_name', m.data->'middle_name',
+                   'birth_date', m.data->'birth_date'),
+               m.registry_record_id, %s, now(), now()
+        FROM import_death_match m LEFT JOIN cabinet_citizen c ON c.id = m.citizen_id
+        ON CONFLICT (source, record_id, role) DO UPDATE SET
+            subject_snils = EXCLUDED.subject_snils,
+            citizen_id = EXCLUDED.citizen_id,
+            occurred_on = EXCLUDED.occurred_on,
+            data = EXCLUDED.data,
+            batch_id = EXCLUDED.batch_id,
+            updated_at = now()
+        """,
+        [batch.id],
+    )
+    events = cursor.rowcount
+    # A corrected record that now matches leaves the queue; one that still
+    # does not stays in it with the new reason.
+    cursor.execute(
+        """
+        DELETE FROM events_unmatcheddeath u USING import_death_match m
+        WHERE u.registry_record_id = m.registry_record_id
+          AND m.citizen_id IS NOT NULL AND u.resolved_at IS NULL
+        """
+    )
+    cursor.execute(
+        """
+        INSERT INTO events_unmatcheddeath
+            (registry_record_id, reason, candidates, batch_id, citizen_id,
+             resolved_at, resolved_by, created_at)
+        SELECT m.registry_record_id,
+               CASE WHEN m.candidates > 1 THEN 'several' ELSE 'none' END,
+               m.candidates, %s, NULL, NULL, '', now()
+        FROM import_death_match m
+        WHERE m.citizen_id IS NULL AND m.data->>'snils' = ''
+        ON CONFLICT (registry_record_id) DO UPDATE SET
+            reason = EXCLUDED.reason, candidates = EXCLUDED.candidates,
+            batch_id = EXCLUDED.batch_id
+        """,
+        [batch.id],
+    )
+    unmatched = cursor.rowcount
+    cursor.execute(
+        """
+        SELECT citizen_id, (data->>'death_date')::date, record_id
+        FROM import_death_match WHERE citizen_id IS NOT NULL
+        """
+    )
+    _apply_deaths(cursor, batch, cursor.fetchall())
+    cursor.execute("DROP TABLE import_death_match")
+    return events, unmatched
+
+
 _CHECKS = {Source.POPULATION: _check_population, Source.BIRTHS: _check_births}
-_MERGES = {Source.POPULATION: _merge_population, Source.BIRTHS: _merge_births}
+_MERGES = {
+    Source.POPULATION: _merge_population,
+    Source.BIRTHS: _merge_births,
+    Source.DISABILITY: _merge_disability,
+    Source.DEATHS: _merge_deaths,
+    Source.PAYMENTS: _merge_payments,
+    Source.TAX: _merge_tax,
+}
 
 
 def _store_rejections(batch, report_path: Path) -> None:
     """Copy the report into ``RejectedRow`` so officials see it in admin."""
-    with open(report_path, newline="", encoding="utf-8") as handle, connection.cursor() as cursor:
+    with (
+        open(report_path, newline="", encoding="utf-8") as handle,
+        connection.cursor() as cursor,
+    ):
         rows = csv.reader(handle)
         next(rows)
         with cursor.copy(
             "COPY events_rejectedrow (batch_id, file_name, line, record_id, "
-            "\"column\", reason) FROM STDIN"
+            '"column", reason) FROM STDIN'
         ) as copy:
             for file_name, line, record_id, column, reason in rows:
-                copy.write_row((batch.id, file_name, int(line), record_id, column, reason))
+                copy.write_row(
+                    (batch.id, file_name, int(line), record_id, column, reason)
+                )

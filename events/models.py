@@ -41,6 +41,9 @@ class ImportBatch(models.Model):
     updated = models.PositiveIntegerField(_("исправлено"), default=0)
     duplicates = models.PositiveIntegerField(_("повторов"), default=0)
     rejected = models.PositiveIntegerField(_("отклонено"), default=0)
+    unmatched = models.PositiveIntegerField(
+        _("не сопоставлено"), default=0, db_default=0
+    )
     report_path = models.CharField(_("отчёт"), max_length=500, blank=True)
     started_at = models.DateTimeField(_("начата"), auto_now_add=True)
     finished_at = models.DateTimeField(_("окончена"), null=True, blank=True)
@@ -153,7 +156,9 @@ class LifeEvent(models.Model):
     role = models.CharField(_("роль"), max_length=16, choices=Role.choices)
     source = models.CharField(_("источник"), max_length=32, choices=Source.choices)
     record_id = models.CharField(_("record_id"), max_length=128)
-    subject_snils = models.CharField(_("СНИЛС"), max_length=11, db_index=True)
+    # Indexed in Meta: a plain B-tree, without the LIKE index Django adds to
+    # db_index on a CharField, which no query uses and every import pays for.
+    subject_snils = models.CharField(_("СНИЛС"), max_length=11)
     citizen = models.ForeignKey(
         "cabinet.Citizen",
         on_delete=models.PROTECT,
@@ -188,10 +193,55 @@ class LifeEvent(models.Model):
                 fields=["source", "record_id", "role"], name="life_event_unique"
             )
         ]
-        indexes = [models.Index(fields=["batch", "event_type"])]
+        indexes = [
+            models.Index(fields=["batch", "event_type"]),
+            models.Index(fields=["subject_snils"], name="life_event_subject_snils"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_event_type_display()} {self.occurred_on}"
+
+
+class UnmatchedDeath(models.Model):
+    """A death record that names no SNILS and fits no single citizen by
+    passport or by full name and birth date. Officials resolve it in admin:
+    linking it to a citizen applies the death as a matched one would be."""
+
+    class Reason(models.TextChoices):
+        NONE = "none", _("никто не подходит")
+        SEVERAL = "several", _("подходят несколько граждан")
+
+    registry_record = models.OneToOneField(
+        RegistryRecord,
+        on_delete=models.CASCADE,
+        related_name="unmatched_death",
+        verbose_name=_("запись реестра"),
+    )
+    reason = models.CharField(_("почему"), max_length=16, choices=Reason.choices)
+    candidates = models.PositiveIntegerField(_("подходящих граждан"), default=0)
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, related_name="+", verbose_name=_("загрузка")
+    )
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("гражданин"),
+    )
+    resolved_at = models.DateTimeField(_("разобрано"), null=True, blank=True)
+    resolved_by = models.CharField(_("кем"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("получено"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("несопоставленная запись о смерти")
+        verbose_name_plural = _("несопоставленные записи о смерти")
+        ordering = ["resolved_at", "-created_at"]
+
+    def __str__(self) -> str:
+        data = self.registry_record.data
+        return f"{data.get('last_name', '')} {data.get('birth_date', '')}"
 
 
 class TriggerRule(models.Model):

@@ -23,12 +23,20 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from cabinet.models import Citizen, ProfileChange
 from consents.models import active_consent_exists
 from offers import services as offer_services
 from offers.models import Offer
 
 from .importer import ImportSummary, run_import
-from .models import ImportBatch, LifeEvent, RuleVersion, Source, TriggerRule
+from .models import (
+    ImportBatch,
+    LifeEvent,
+    RuleVersion,
+    Source,
+    TriggerRule,
+    UnmatchedDeath,
+)
 from .regions import local_date_sql
 from .rules import compile_conditions
 
@@ -48,11 +56,50 @@ class RuleApprovalError(Exception):
 
 
 def import_registry(
-    source: str, path: Path, file_format: str | None = None, progress=None
+    source: str,
+    path: Path,
+    file_format: str | None = None,
+    progress=None,
+    dry_run: bool = False,
+    force: bool = False,
 ) -> ImportSummary:
     """Load one registry dump; rules are evaluated for its events once the
     import has committed."""
-    return run_import(source, Path(path), file_format, progress)
+    return run_import(source, Path(path), file_format, progress, dry_run, force)
+
+
+@transaction.atomic
+def resolve_unmatched_death(unmatched: UnmatchedDeath, citizen, official: str) -> None:
+    """An official links a death record nobody could match to a citizen: the
+    death is applied as a matched one (death date, open offers withdrawn
+    without a word to anyone)."""
+    from .importer import WITHDRAW_REASON_DEATH
+
+    unmatched = UnmatchedDeath.objects.select_for_update().get(pk=unmatched.pk)
+    if unmatched.resolved_at is not None:
+        raise ValueError("запись уже разобрана")
+    record = unmatched.registry_record
+    death_date = datetime.date.fromisoformat(record.data["death_date"])
+    LifeEvent.objects.filter(source=record.source, record_id=record.record_id).update(
+        citizen=citizen, subject_snils=citizen.snils
+    )
+    if citizen.death_date != death_date:
+        ProfileChange.objects.create(
+            citizen=citizen,
+            field="death_date",
+            old_value=citizen.death_date.isoformat() if citizen.death_date else "",
+            new_value=death_date.isoformat(),
+            source=record.source,
+            record_id=record.record_id,
+            batch=unmatched.batch,
+        )
+        Citizen.objects.filter(pk=citizen.pk).update(death_date=death_date)
+    offer_services.withdraw_open_offers([citizen.pk], WITHDRAW_REASON_DEATH)
+    unmatched.citizen = citizen
+    unmatched.resolved_at = timezone.now()
+    unmatched.resolved_by = official
+    unmatched.save(update_fields=["citizen", "resolved_at", "resolved_by"])
+    logger.info("unmatched death resolved id=%s citizen=%s", unmatched.pk, citizen.pk)
 
 
 # -- Rules and their versions -------------------------------------------------

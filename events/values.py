@@ -49,14 +49,34 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*|[+\-]\d{2}:\d{2}|Z)?$
 _RU_DATE = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})$")
 
 
+_EXCEL_SERIAL = re.compile(r"^\d{1,6}(?:[.,]\d+)?$")
+
+
 def parse_date(text: str) -> datetime.date:
     """``YYYY-MM-DD`` or ``DD.MM.YYYY``. A time-zone suffix (``+04:00``) or a
-    time part is dropped: the calendar day is the one written."""
+    time part is dropped: the calendar day is the one written.
+
+    A bare number (``45123``) is what a spreadsheet leaves when a date
+    column lost its format. It is rejected, not guessed: Excel counts days
+    from 1900 or from 1904 depending on the workbook, and a wrong guess
+    would store a date four years off without anyone noticing."""
     value = text.strip()
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        # The common case, without the regular expression.
+        try:
+            return datetime.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            if value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit():
+                raise ValueError(f"такой даты не существует: {text!r}") from None
     if match := _ISO_DATE.match(value):
         year, month, day = match.groups()
     elif match := _RU_DATE.match(value):
         day, month, year = match.groups()
+    elif _EXCEL_SERIAL.match(value):
+        raise ValueError(
+            f"дата записана числом {text!r} (порядковый номер дня из Excel?): "
+            "нужна дата ГГГГ-ММ-ДД или ДД.ММ.ГГГГ"
+        )
     else:
         raise ValueError(f"дата не в формате ГГГГ-ММ-ДД или ДД.ММ.ГГГГ: {text!r}")
     try:
@@ -84,8 +104,29 @@ def parse_inn(text: str) -> str:
     return value
 
 
+# phonenumbers' own pattern of Russian mobile numbers, for the fast path.
+_RU_MOBILE = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("RU").mobile.national_number_pattern
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s()\-]")
+
+
 def parse_phone(text: str) -> tuple[str, bool]:
-    """A Russian phone number in E.164, and whether it can take SMS."""
+    """A Russian phone number in E.164, and whether it can take SMS.
+
+    The usual written forms of a mobile number (``+7``/``8`` and ten digits,
+    with spaces, brackets, dashes) are checked against the library's own
+    mobile pattern directly: the full parse costs a tenth of a millisecond,
+    a tenth of a population import. Everything else takes the full parse."""
+    compact = _PHONE_PUNCTUATION.sub("", text)
+    if compact.startswith("+7"):
+        national = compact[2:]
+    elif compact.startswith("8"):
+        national = compact[1:]
+    else:
+        national = ""
+    if len(national) == 10 and _RU_MOBILE.fullmatch(national):
+        return "+7" + national, True
     try:
         number = phonenumbers.parse(text, "RU")
     except phonenumbers.NumberParseException:
@@ -125,3 +166,68 @@ def parse_bool(text: str) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"нужно 1/0, да/нет или true/false: {text!r}")
+
+
+_AMOUNT = re.compile(r"^-?\d{1,15}(?:[.,]\d{1,2})?$")
+_AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
+
+
+def parse_amount(text: str) -> str:
+    """Rubles as decimal text with two digits after the point: ``12 345,67``
+    -> ``12345.67``. Spaces (also non-breaking) may group thousands; the
+    decimal separator is ``,`` or ``.``; negative amounts are refused."""
+    value = _AMOUNT_SPACES.sub("", text)
+    if not _AMOUNT.match(value):
+        raise ValueError(
+            f"сумма должна быть числом рублей, например 12 345,67: {text!r}"
+        )
+    if value.startswith("-"):
+        raise ValueError(f"сумма не может быть отрицательной: {text!r}")
+    rubles, _, kopecks = value.replace(",", ".").partition(".")
+    return f"{int(rubles)}.{kopecks.ljust(2, '0')}"
+
+
+def parse_year(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit() or not 1990 <= int(value) <= 2100:
+        raise ValueError(f"год должен быть числом от 1990 до 2100: {text!r}")
+    return int(value)
+
+
+def choice(options: dict[str, str], what: str):
+    """A parser accepting the given spellings (case-insensitive) of a code."""
+    allowed = ", ".join(sorted(set(options.values())))
+
+    def parse(text: str) -> str:
+        value = options.get(text.strip().lower())
+        if value is None:
+            raise ValueError(f"{what}: {text!r}; допустимо: {allowed}")
+        return value
+
+    return parse
+
+
+DISABILITY_GROUPS = {
+    "1": "1",
+    "2": "2",
+    "3": "3",
+    "i": "1",
+    "ii": "2",
+    "iii": "3",
+    # ФГИС ФРИ writes a disabled child as group 4.
+    "child": "child",
+    "4": "child",
+    "ребенок-инвалид": "child",
+    "ребёнок-инвалид": "child",
+}
+PAYMENT_STATUSES = {
+    name: name
+    for name in (
+        "scheduled",
+        "credited",
+        "awaiting_confirmation",
+        "needs_clarification",
+        "returned",
+    )
+}
+TAX_TYPES = {name: name for name in ("property", "land", "transport", "income")}

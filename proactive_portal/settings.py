@@ -267,6 +267,10 @@ SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms
 
 # Registry import: where rejected-row reports are written.
 IMPORT_REPORT_DIR = Path(env("IMPORT_REPORT_DIR", default=str(DATA_DIR / "reports")))
+# FHIR identifier systems read as SNILS (the first is the official OID).
+FHIR_SNILS_SYSTEMS = env.list(
+    "FHIR_SNILS_SYSTEMS", default=["urn:oid:1.2.643.100.3"]
+)
 
 # Result PDFs: outside STATIC_ROOT and any MEDIA path; only the owner's
 # cabinet view reads them.

@@ -98,3 +98,28 @@ def official_login(client, user):
     )
     assert response.status_code == 302, response.content.decode()[:500]
     return client
+DISABILITY_HEADER = [
+    "record_id", "snils", "group", "established_on", "valid_until", "cause", "office",
+]
+DEATHS_HEADER = [
+    "record_id", "snils", "last_name", "first_name", "middle_name", "birth_date",
+    "passport_series", "passport_number", "death_date",
+]
+PAYMENTS_HEADER = ["record_id", "snils", "payment_type", "amount", "scheduled_on", "status"]
+TAX_HEADER = ["record_id", "inn", "tax_type", "amount", "due_on", "period_year"]
+
+
+def death(record_id, snils="", **overrides):
+    row = {
+        "record_id": record_id,
+        "snils": snils,
+        "last_name": "Иванова",
+        "first_name": "Мария",
+        "middle_name": "Петровна",
+        "birth_date": "17.05.1990",
+        "passport_series": "",
+        "passport_number": "",
+        "death_date": "2026-11-20",
+    }
+    row.update(overrides)
+    return [row[name] for name in DEATHS_HEADER]

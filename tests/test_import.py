@@ -35,8 +35,15 @@ def test_reimporting_a_file_changes_nothing(write_csv, run_import):
     run_import("population", path)
     before = list(Citizen.objects.order_by("id").values())
 
-    summary = run_import("population", path)
+    first = ImportBatch.objects.get()
 
+    # The same content is recognised by its hash and not read again.
+    summary = run_import("population", path)
+    assert summary["same_file_as"] == str(first.id) and summary["read"] == 0
+    assert ImportBatch.objects.count() == 1
+
+    # Read again on purpose, every record is a duplicate.
+    summary = run_import("population", path, "--force")
     assert summary["stored"] == 0 and summary["updated"] == 0
     assert summary["duplicates"] == 2
     assert list(Citizen.objects.order_by("id").values()) == before
