@@ -37,6 +37,11 @@ class Citizen(models.Model):
     region_code = models.CharField(_("код региона"), max_length=2, blank=True)
     phone = models.CharField(_("телефон"), max_length=16, blank=True)
     phone_is_mobile = models.BooleanField(_("мобильный телефон"), default=False)
+    # Set when the citizen proved the number is theirs; only then do SMS
+    # replies from it act on their offers.
+    phone_verified_at = models.DateTimeField(
+        _("телефон подтверждён"), null=True, blank=True
+    )
     email = models.EmailField(_("электронная почта"), blank=True)
     death_date = models.DateField(_("дата смерти"), null=True, blank=True)
     proactive_mode = models.BooleanField(_("проактивный режим"), default=True)

@@ -9,5 +9,5 @@ def dispatch_outbox() -> int:
 
 
 @shared_task(name="notifications.sweep_outbox", soft_time_limit=60, time_limit=90)
-def sweep_outbox() -> int:
-    return services.requeue_stale()
+def sweep_outbox() -> dict:
+    return services.sweep()

@@ -8,5 +8,6 @@ admin.site.index_title = "Управление"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("notifications.urls")),
     path("", include("cabinet.urls")),
 ]
