@@ -172,14 +172,16 @@ def render(
             html = f"<p>{text}</p>"
         return subject, text, html
 
-    base = f"notifications/{notification.kind}"
-    subject = render_to_string(f"{base}/subject.txt", context).strip()
+    def file(name: str) -> str:
+        # A kind without texts of its own uses the general ones.
+        names = [f"notifications/{notification.kind}/{name}", f"notifications/default/{name}"]
+        return render_to_string(names, context)
+
+    subject = file("subject.txt").strip()
     # Push shows the short SMS text.
     name = "sms" if channel == Channel.PUSH else channel
-    text = render_to_string(f"{base}/{name}.txt", context).strip()
-    html = ""
-    if channel == Channel.EMAIL:
-        html = render_to_string(f"{base}/email.html", context)
+    text = file(f"{name}.txt").strip()
+    html = file("email.html") if channel == Channel.EMAIL else ""
     return subject, text, html
 
 
@@ -193,19 +195,22 @@ def claim_pending(limit: int) -> list[int]:
     The claim commits before anything is delivered: a row is sent only by
     the worker that claimed it, even if another task runs at the same time.
     """
+    # The application's clock, not the database's: the same one that set
+    # not_before (and the one tests freeze).
+    now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE notifications_notification SET status = %s, claimed_at = now(),
-                status_changed_at = now(), attempts = attempts + 1
+            UPDATE notifications_notification SET status = %s, claimed_at = %s,
+                status_changed_at = %s, attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM notifications_notification
-                WHERE status = %s AND (not_before IS NULL OR not_before <= now())
+                WHERE status = %s AND (not_before IS NULL OR not_before <= %s)
                 ORDER BY id LIMIT %s
                 FOR UPDATE SKIP LOCKED)
             RETURNING id
             """,
-            [Status.SENDING, Status.PENDING, limit],
+            [Status.SENDING, now, now, Status.PENDING, now, limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -509,7 +514,13 @@ def _deliver_batch(ids: list[int], templates: dict) -> None:
                 batch.set(notification, Status.SKIPPED)
                 continue
 
-        subject, text, html = render(notification, templates)
+        try:
+            subject, text, html = render(notification, templates)
+        except Exception as error:  # a broken template fails its row only
+            logger.exception("notification not rendered id=%s", notification.pk)
+            notification.last_error = f"render: {type(error).__name__}: {error}"
+            batch.set(notification, Status.FAILED)
+            continue
         notification.subject, notification.body = subject, text
         notification.html = html
         by_channel[channel].append(notification)

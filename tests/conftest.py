@@ -148,14 +148,15 @@ def sms_gateway(settings):
 
 @pytest.fixture
 def backup_gateway(settings, sms_gateway):
-    """A second local gateway, configured as the backup."""
+    """A second local gateway, configured as the standby (weight 0: used
+    only when the primary fails or is penalised)."""
     from notifications.gateway import GatewayServer
 
     server = GatewayServer(name="backup", token="backup-token").start()
     settings.SMS_GATEWAYS = [
         {"name": "primary", "url": sms_gateway.url, "token": "primary-token",
-         "weight": 10},
-        {"name": "backup", "url": server.url, "token": "backup-token", "weight": 1},
+         "weight": 1},
+        {"name": "backup", "url": server.url, "token": "backup-token", "weight": 0},
     ]
     yield server
     server.stop()

@@ -91,15 +91,19 @@ class GatewayClient:
         self.redis.set(f"portal:sms:penalty:{gateway.name}", reason, ex=self.penalty)
 
     def ranked(self) -> list[Gateway]:
-        """Healthy gateways first, the first drawn by weight; penalised
-        ones last, still tried when nothing else answers."""
+        """The order to try gateways in: healthy ones sharing the traffic
+        by weight (the first drawn by weight, then the rest likewise), then
+        healthy standbys (weight 0), then penalised ones, still tried when
+        nothing else answers."""
         penalised = self._penalised()
         healthy = [g for g in self.gateways if g.name not in penalised]
+        sharing = [g for g in healthy if g.weight > 0]
         ordered = []
-        while healthy:
-            pick = random.choices(healthy, weights=[g.weight for g in healthy])[0]
+        while sharing:
+            pick = random.choices(sharing, weights=[g.weight for g in sharing])[0]
             ordered.append(pick)
-            healthy.remove(pick)
+            sharing.remove(pick)
+        ordered += [g for g in healthy if g.weight <= 0]
         return ordered + sorted(
             (g for g in self.gateways if g.name in penalised), key=lambda g: -g.weight
         )
