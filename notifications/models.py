@@ -102,7 +102,7 @@ class Notification(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["citizen", "channel", "-created_at"]),
             models.Index(
-                fields=["status", "not_before"],
+                fields=["channel", "id"],
                 name="notification_claimable",
                 condition=models.Q(status="pending"),
             ),

@@ -60,12 +60,16 @@ _CHANNEL_CONDITIONS = {
 
 
 def _queue_dispatch(rows: int = 1) -> None:
+    """After commit, a dispatch task per channel, so that slow email never
+    holds SMS back; more of them for a large batch."""
     from .tasks import dispatch_outbox
 
-    tasks = max(1, min(settings.NOTIFY_PARALLEL_TASKS, rows // 2000 + 1))
+    extra = max(0, min(settings.NOTIFY_PARALLEL_TASKS, rows // 6000))
 
     def queue():
-        for _ in range(tasks):
+        for channel in Channel.values:
+            dispatch_outbox.delay(channel)
+        for _ in range(extra):
             dispatch_outbox.delay()
 
     transaction.on_commit(queue)
@@ -188,7 +192,7 @@ def render(
 # Claiming ----------------------------------------------------------------
 
 
-def claim_pending(limit: int) -> list[int]:
+def claim_pending(limit: int, channel: str = "") -> list[int]:
     """Mark up to ``limit`` due pending rows as being sent, and return
     their ids.
 
@@ -198,19 +202,23 @@ def claim_pending(limit: int) -> list[int]:
     # The application's clock, not the database's: the same one that set
     # not_before (and the one tests freeze).
     now = timezone.now()
+    by_channel = "AND channel = %s" if channel else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             UPDATE notifications_notification SET status = %s, claimed_at = %s,
                 status_changed_at = %s, attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM notifications_notification
                 WHERE status = %s AND (not_before IS NULL OR not_before <= %s)
+                    {by_channel}
                 ORDER BY id LIMIT %s
                 FOR UPDATE SKIP LOCKED)
             RETURNING id
             """,
-            [Status.SENDING, now, now, Status.PENDING, now, limit],
+            [Status.SENDING, now, now, Status.PENDING, now]
+            + ([channel] if channel else [])
+            + [limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -561,13 +569,15 @@ def _within_cap(notification, profile, sent_today, counted, now) -> bool:
     return True
 
 
-def dispatch_pending(batch_size: int | None = None, max_batches: int = 0) -> int:
-    """Deliver due pending notifications until none is left; return how
-    many were handled."""
+def dispatch_pending(
+    batch_size: int | None = None, max_batches: int = 0, channel: str = ""
+) -> int:
+    """Deliver due pending notifications (of one channel, or all) until
+    none is left; return how many were handled."""
     batch_size = batch_size or settings.NOTIFY_BATCH_SIZE
     templates = _active_templates()
     handled = batches = 0
-    while ids := claim_pending(batch_size):
+    while ids := claim_pending(batch_size, channel):
         _deliver_batch(ids, templates)
         handled += len(ids)
         batches += 1

@@ -181,8 +181,15 @@ class GatewayServer(ThreadingHTTPServer):
                     self._post_portal(
                         "/notifications/gateway/receipts/", {"receipts": receipts}
                     )
-                except Exception as error:  # the portal may be down: keep going
-                    logger.warning("receipts not delivered: %s", error)
+                except Exception as error:
+                    # The portal may be down or starting: try again later,
+                    # as a real gateway does.
+                    logger.warning("receipts not delivered, retrying: %s", error)
+                    with self.state.lock:
+                        self.state.pending_receipts.extend(
+                            {**entry, "due": time.monotonic() + 5}
+                            for entry in due[start : start + 1000]
+                        )
 
     def _post_portal(self, path: str, payload: dict) -> dict:
         request = urllib.request.Request(

@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='notification',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['status', 'not_before'], name='notification_claimable'),
+            index=models.Index(condition=models.Q(('status', 'pending')), fields=['channel', 'id'], name='notification_claimable'),
         ),
         migrations.AddField(
             model_name='deliveryprofile',
