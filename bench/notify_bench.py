@@ -67,9 +67,7 @@ def write_dumps(folder: Path, first: int, count: int, tag: str) -> tuple[Path, P
         for n in range(first, first + count):
             number = snils(3_000_000 + n)
             phone = f"+7916{n:07d}"
-            pw.writerow(
-                person(f"P{n}", number, phone=phone, email=f"c{n}@example.org")
-            )
+            pw.writerow(person(f"P{n}", number, phone=phone, email=f"c{n}@example.org"))
             bw.writerow(birth(f"B{n}", number, act_number=f"{n:012d}"))
     return population, births
 
@@ -133,18 +131,37 @@ def main() -> int:
         log = open(logs / f"{name}.log", "w")
         children.append(
             subprocess.Popen(
-                command, cwd=ROOT, env=os.environ, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                command,
+                cwd=ROOT,
+                env=os.environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
 
     spawn(
-        "gateway", PY, "-m", "notifications.gateway", "--port", str(gateway_port),
-        "--token", "bench-token", "--name", "bench",
+        "gateway",
+        PY,
+        "-m",
+        "notifications.gateway",
+        "--port",
+        str(gateway_port),
+        "--token",
+        "bench-token",
+        "--name",
+        "bench",
     )
     spawn(
-        "smtp", PY, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
-        "-c", "aiosmtpd.handlers.Sink",
+        "smtp",
+        PY,
+        "-m",
+        "aiosmtpd",
+        "-n",
+        "-l",
+        f"127.0.0.1:{smtp_port}",
+        "-c",
+        "aiosmtpd.handlers.Sink",
     )
 
     def count(sql, params=()):
@@ -183,10 +200,23 @@ def main() -> int:
 
         for w in range(args.workers):
             spawn(
-                f"worker{w}", PY, "-m", "celery", "-A", "proactive_portal", "worker",
-                "-Q", "events,notifications", "-c", str(args.concurrency),
-                "--without-mingle", "--without-gossip", "-l", "WARNING",
-                "-n", f"bench{w}@%h",
+                f"worker{w}",
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "proactive_portal",
+                "worker",
+                "-Q",
+                "events,notifications",
+                "-c",
+                str(args.concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "-l",
+                "WARNING",
+                "-n",
+                f"bench{w}@%h",
             )
         time.sleep(6)
 

@@ -25,14 +25,27 @@ PROBLEM_STATUSES = [
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "kind", "channel", "status", "citizen", "created_at", "sent_at", "attempts",
+        "id",
+        "kind",
+        "channel",
+        "status",
+        "citizen",
+        "created_at",
+        "sent_at",
+        "attempts",
     )
     list_filter = ("channel", "status", "kind")
     search_fields = ("=object_key", "=citizen__snils")
     raw_id_fields = ("citizen", "offer", "application")
     readonly_fields = (
-        "created_at", "claimed_at", "sent_at", "read_at", "provider_message_id",
-        "last_error", "gateway", "status_changed_at",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "read_at",
+        "provider_message_id",
+        "last_error",
+        "gateway",
+        "status_changed_at",
     )
     date_hierarchy = "created_at"
 
@@ -43,7 +56,13 @@ class ProblemNotificationAdmin(admin.ModelAdmin):
     delivery figures per channel above the list."""
 
     list_display = (
-        "id", "kind", "channel", "status", "gateway", "attempts", "last_error",
+        "id",
+        "kind",
+        "channel",
+        "status",
+        "gateway",
+        "attempts",
+        "last_error",
         "status_changed_at",
     )
     list_filter = ("status", "channel", "kind", "gateway")
@@ -62,14 +81,20 @@ class ProblemNotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Отправить ещё раз"))
     def retry(self, request, queryset):
-        count = services.retry_notifications(list(queryset.values_list("pk", flat=True)))
+        count = services.retry_notifications(
+            list(queryset.values_list("pk", flat=True))
+        )
         self.message_user(
-            request, _("Поставлено в очередь: %(count)d") % {"count": count},
+            request,
+            _("Поставлено в очередь: %(count)d") % {"count": count},
             messages.SUCCESS,
         )
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "figures": services.delivery_figures()}
+        extra_context = {
+            **(extra_context or {}),
+            "figures": services.delivery_figures(),
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -81,15 +106,21 @@ def _sample_context():
     citizen = Citizen(pk=1, first_name="Мария", last_name="Иванова", region_code="77")
     service = Service(title="Материнский (семейный) капитал", agency="Социальный фонд")
     offer = Offer(
-        pk=123, citizen=citizen, service=service, short_code="123456",
+        pk=123,
+        citizen=citizen,
+        service=service,
+        short_code="123456",
         expires_at=timezone.now() + datetime.timedelta(days=30),
     )
     application = Application(
         pk=45, citizen=citizen, service=service, number="20261203-00000123"
     )
     return {
-        "citizen": citizen, "offer": offer, "application": application,
-        "base_url": "https://portal.example", "notification": None,
+        "citizen": citizen,
+        "offer": offer,
+        "application": application,
+        "base_url": "https://portal.example",
+        "notification": None,
     }
 
 
@@ -99,8 +130,15 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_filter = ("kind", "channel", "language", "is_active")
     readonly_fields = ("preview", "sms_parts")
     fields = (
-        "kind", "channel", "language", "is_active", "subject", "body", "html_body",
-        "preview", "sms_parts",
+        "kind",
+        "channel",
+        "language",
+        "is_active",
+        "subject",
+        "body",
+        "html_body",
+        "preview",
+        "sms_parts",
     )
 
     @admin.display(description=_("Предпросмотр на примере"))
@@ -110,10 +148,10 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         try:
             subject, text, html = services.render_template(obj, _sample_context())
         except Exception as error:  # a template error is shown, not raised
-            return format_html("<strong>{}</strong>", f"{type(error).__name__}: {error}")
-        return format_html(
-            "<p><strong>{}</strong></p>{}", subject, linebreaks(text)
-        )
+            return format_html(
+                "<strong>{}</strong>", f"{type(error).__name__}: {error}"
+            )
+        return format_html("<p><strong>{}</strong></p>{}", subject, linebreaks(text))
 
     @admin.display(description=_("Частей SMS"))
     def sms_parts(self, obj):
@@ -125,15 +163,21 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return "—"
         length = sms_length(text)
         return _("%(parts)d (%(units)d знаков, %(encoding)s)") % {
-            "parts": length.parts, "units": length.units,
+            "parts": length.parts,
+            "units": length.units,
             "encoding": length.encoding.upper(),
         }
 
 
 @admin.register(DeliveryProfile)
 class DeliveryProfileAdmin(admin.ModelAdmin):
-    list_display = ("citizen", "quiet_hours", "daily_cap", "email_unusable_at",
-                    "phone_unusable_at")
+    list_display = (
+        "citizen",
+        "quiet_hours",
+        "daily_cap",
+        "email_unusable_at",
+        "phone_unusable_at",
+    )
     raw_id_fields = ("citizen",)
 
 

@@ -183,9 +183,7 @@ class DeliveryProfile(models.Model):
     email_unusable_at = models.DateTimeField(
         _("адрес почты недоступен с"), null=True, blank=True
     )
-    email_unusable_reason = models.CharField(
-        _("причина"), max_length=200, blank=True
-    )
+    email_unusable_reason = models.CharField(_("причина"), max_length=200, blank=True)
     phone_unusable_at = models.DateTimeField(
         _("телефон недоступен с"), null=True, blank=True
     )
@@ -233,7 +231,8 @@ class MessageTemplate(models.Model):
     body = models.TextField(
         _("текст"),
         help_text=_(
-            "Язык шаблонов Django: {{ citizen.first_name }}, {{ offer.service.title }}, "
+            "Язык шаблонов Django: {{ citizen.first_name }}, "
+            "{{ offer.service.title }}, "
             "{{ offer.short_code }}, {{ application.number }}, {{ base_url }}"
         ),
     )

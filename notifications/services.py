@@ -178,7 +178,10 @@ def render(
 
     def file(name: str) -> str:
         # A kind without texts of its own uses the general ones.
-        names = [f"notifications/{notification.kind}/{name}", f"notifications/default/{name}"]
+        names = [
+            f"notifications/{notification.kind}/{name}",
+            f"notifications/default/{name}",
+        ]
         return render_to_string(names, context)
 
     subject = file("subject.txt").strip()
@@ -391,7 +394,9 @@ def _deliver_email(batch: _Batch, rows: list[Notification]) -> None:
                 connection=mail,
             )
             message.attach_alternative(notification.html, "text/html")
-            notification.provider_message_id = f"notification-{notification.pk}@{domain}"
+            notification.provider_message_id = (
+                f"notification-{notification.pk}@{domain}"
+            )
             try:
                 message.send()
             except SMTPRecipientsRefused as error:
@@ -702,7 +707,9 @@ def settle_unknown(grace_seconds: int | None = None) -> dict[str, int]:
             status_changed_at=timezone.now(),
         )
         result["sent"] += 1
-    logger.info("unknown sms settled sent=%d requeued=%d", result["sent"], result["requeued"])
+    logger.info(
+        "unknown sms settled sent=%d requeued=%d", result["sent"], result["requeued"]
+    )
     if result["requeued"]:
         _queue_dispatch(result["requeued"])
     return result
@@ -721,7 +728,9 @@ def requeue_stale(older_than_seconds: int = 60) -> int:
     if waiting:
         from .tasks import dispatch_outbox
 
-        for _ in range(max(1, min(settings.NOTIFY_PARALLEL_TASKS, waiting // 2000 + 1))):
+        for _ in range(
+            max(1, min(settings.NOTIFY_PARALLEL_TASKS, waiting // 2000 + 1))
+        ):
             dispatch_outbox.delay()
         logger.info("outbox sweep requeued waiting=%d", waiting)
     return waiting
@@ -768,7 +777,9 @@ def apply_receipts(gateway_name: str, receipts: list[dict]) -> dict[str, int]:
                 .first()
             )
             if notification is None:
-                logger.warning("receipt for unknown ref=%s gateway=%s", ref, gateway_name)
+                logger.warning(
+                    "receipt for unknown ref=%s gateway=%s", ref, gateway_name
+                )
                 counts["unknown"] += 1
                 continue
             current = notification.status
@@ -897,7 +908,9 @@ def subscribe_push(citizen, endpoint: str, p256dh: str, auth: str) -> PushSubscr
         endpoint=endpoint,
         defaults={"citizen": citizen, "p256dh": p256dh, "auth": auth},
     )
-    logger.info("push subscribed citizen=%s subscription=%s", citizen.pk, subscription.pk)
+    logger.info(
+        "push subscribed citizen=%s subscription=%s", citizen.pk, subscription.pk
+    )
     return subscription
 
 
@@ -942,7 +955,9 @@ def delivery_figures() -> list[dict]:
     result = []
     for channel, label in Channel.choices:
         counts = figures.get(channel, Counter())
-        out = sum(counts[s] for s in (Status.SENT, Status.DELIVERED, Status.UNDELIVERED))
+        out = sum(
+            counts[s] for s in (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+        )
         share = counts[Status.DELIVERED] / out if out else None
         result.append(
             {
@@ -950,7 +965,9 @@ def delivery_figures() -> list[dict]:
                 "label": label,
                 "counts": dict(counts),
                 "total": sum(counts.values()),
-                "delivered_share": None if share is None else math.floor(share * 1000) / 10,
+                "delivered_share": None
+                if share is None
+                else math.floor(share * 1000) / 10,
             }
         )
     return result

@@ -50,7 +50,7 @@ def gateway_receipts(request):
         return JsonResponse({"error": "unknown gateway token"}, status=401)
     data = _json_body(request)
     if data is None or not isinstance(data.get("receipts"), list):
-        return JsonResponse({"error": "body must be {\"receipts\": [...]}"}, status=400)
+        return JsonResponse({"error": 'body must be {"receipts": [...]}'}, status=400)
     try:
         counts = services.apply_receipts(gateway.name, data["receipts"])
     except services.ReceiptError as error:
@@ -80,7 +80,7 @@ def email_bounces(request):
         return JsonResponse({"error": "bad token"}, status=401)
     data = _json_body(request)
     if data is None or not isinstance(data.get("bounces"), list):
-        return JsonResponse({"error": "body must be {\"bounces\": [...]}"}, status=400)
+        return JsonResponse({"error": 'body must be {"bounces": [...]}'}, status=400)
     try:
         counts = services.apply_bounces(data["bounces"])
     except services.ReceiptError as error:

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from proactive_portal.embedded import data_dir  # noqa: E402
-from proactive_portal.queues import QUEUES  # noqa: E402
+from proactive_portal.embedded import data_dir
+from proactive_portal.queues import QUEUES
 
 PY = sys.executable
 DATA = data_dir()

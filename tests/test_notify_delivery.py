@@ -16,7 +16,7 @@ from tests.helpers import BIRTHS_HEADER, birth
 
 pytestmark = pytest.mark.django_db
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 @pytest.fixture
@@ -25,7 +25,9 @@ def offer_for(write_csv, run_import):
     with its outbox rows written and not yet delivered."""
 
     def make(citizen, record_id="B1"):
-        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)])
+        path = write_csv(
+            f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)]
+        )
         summary = run_import("births", path)
         evaluate_batch(summary["batch_id"])
         return Offer.objects.get(citizen=citizen, event__record_id=record_id)
@@ -56,7 +58,9 @@ def test_an_offer_goes_out_on_every_channel_once(offer_for, sms_gateway, smtp_se
     assert mail["to"] == ["maria@example.org"]
     types = [part.get_content_type() for part in mail["message"].walk()]
     assert "text/plain" in types and "text/html" in types
-    assert mail["message"]["Message-ID"].startswith(f"<notification-{row(offer, 'email').pk}@")
+    assert mail["message"]["Message-ID"].startswith(
+        f"<notification-{row(offer, 'email').pk}@"
+    )
 
 
 def test_retries_back_off_and_stop_at_the_limit_then_email_takes_over(
@@ -154,7 +158,9 @@ def test_failover_to_the_backup_gateway_and_the_primary_loses_priority(
     assert sms_gateway.state.requests == 1
 
 
-def test_a_slow_gateway_loses_priority(offer_for, sms_gateway, backup_gateway, settings):
+def test_a_slow_gateway_loses_priority(
+    offer_for, sms_gateway, backup_gateway, settings
+):
     settings.SMS_GATEWAY_SLOW_SECONDS = 0.2
     sms_gateway.control(mode="slow", delay=0.4)
     first = offer_for(CitizenFactory(consenting=True), "S1")
@@ -190,9 +196,7 @@ def test_a_timeout_after_acceptance_is_unknown_and_never_resent(
     assert backup_gateway.state.messages == []
 
 
-def test_a_row_a_lost_worker_left_is_asked_about_then_sent_once(
-    offer_for, sms_gateway
-):
+def test_a_row_a_lost_worker_left_is_asked_about_then_sent_once(offer_for, sms_gateway):
     offer = offer_for(CitizenFactory(consenting=True))
     sms = row(offer, "sms")
     # A worker claimed it and died before any request went out.
@@ -206,7 +210,6 @@ def test_a_row_a_lost_worker_left_is_asked_about_then_sent_once(
     assert sms.status == "sent"
     assert [m["ref"] for m in sms_gateway.state.messages] == [str(sms.pk)]
     assert row(offer, "cabinet").status == "sent"
-
 
 
 def test_quiet_hours_hold_sms_until_morning_in_each_time_zone(
@@ -274,7 +277,9 @@ def test_the_daily_cap_stops_extra_notices_but_not_urgent_ones(
     assert urgent.status == "sent"
 
 
-def test_a_channel_the_citizen_turned_off_is_skipped(offer_for, sms_gateway, smtp_server):
+def test_a_channel_the_citizen_turned_off_is_skipped(
+    offer_for, sms_gateway, smtp_server
+):
     maria = CitizenFactory(consenting=True)
     services.save_preferences(
         maria,

@@ -1,8 +1,8 @@
 """The gateway's side: SMS parts, receipts, replies, email bounces, push."""
 
 import base64
-import logging
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,9 +24,7 @@ from tests.helpers import BIRTHS_HEADER, birth
 CYRILLIC = "Ж"
 
 
-@pytest.mark.parametrize(
-    ("length", "parts"), [(70, 1), (71, 2), (134, 2), (135, 3)]
-)
+@pytest.mark.parametrize(("length", "parts"), [(70, 1), (71, 2), (134, 2), (135, 3)])
 def test_cyrillic_sms_parts(length, parts):
     result = sms_length(CYRILLIC * length)
     assert (result.encoding, result.units, result.parts) == ("ucs2", length, parts)
@@ -53,7 +51,9 @@ def test_one_cyrillic_letter_makes_the_whole_text_ucs2():
 @pytest.fixture
 def offer_for(write_csv, run_import):
     def make(citizen, record_id="R1"):
-        path = write_csv(f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)])
+        path = write_csv(
+            f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)]
+        )
         summary = run_import("births", path)
         evaluate_batch(summary["batch_id"])
         return Offer.objects.get(citizen=citizen, event__record_id=record_id)
@@ -111,7 +111,9 @@ def test_a_receipt_settles_an_unknown_sms(client, offer_for, sms_gateway):
 
 
 @pytest.mark.django_db
-def test_an_undelivered_receipt_sends_the_notice_by_email(client, offer_for, sms_gateway):
+def test_an_undelivered_receipt_sends_the_notice_by_email(
+    client, offer_for, sms_gateway
+):
     offer = offer_for(CitizenFactory(consenting=True))
     Notification.objects.filter(offer=offer, channel="email").delete()
     Notification.objects.filter(offer=offer, channel="sms").update(status="sent")
@@ -135,15 +137,15 @@ def test_receipts_need_the_gateways_token(client, sms_gateway):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_gateway_posts_receipts_to_the_portal(
-    live_server, offer_for, settings
-):
+def test_the_gateway_posts_receipts_to_the_portal(live_server, offer_for, settings):
     """End to end over HTTP: the local gateway calls the receipts endpoint
     of a running portal."""
     from notifications.gateway import GatewayServer
 
     server = GatewayServer(
-        name="primary", token="primary-token", portal_url=live_server.url,
+        name="primary",
+        token="primary-token",
+        portal_url=live_server.url,
         receipt_delay=0.1,
     ).start()
     settings.SMS_GATEWAYS = [
@@ -196,7 +198,9 @@ def test_yes_with_the_code_from_the_verified_phone_confirms_the_offer(
 
 
 @pytest.mark.django_db
-def test_no_with_the_code_declines_the_offer(client, offer_for, sms_gateway, verified_maria):
+def test_no_with_the_code_declines_the_offer(
+    client, offer_for, sms_gateway, verified_maria
+):
     offer = offer_for(verified_maria)
     reply(client, "+79161112233", f"{offer.short_code} НЕТ")
     offer.refresh_from_db()
@@ -212,7 +216,9 @@ def test_stop_turns_proactive_offers_off(client, sms_gateway, verified_maria):
 
 
 @pytest.mark.django_db
-def test_anything_else_gets_a_short_help(client, offer_for, sms_gateway, verified_maria):
+def test_anything_else_gets_a_short_help(
+    client, offer_for, sms_gateway, verified_maria
+):
     offer = offer_for(verified_maria)
     answer = reply(client, "+79161112233", "а что это?").json()["reply"]
     assert "ДА" in answer and sms_length(answer).parts == 1
@@ -276,14 +282,21 @@ def test_a_reply_through_the_local_gateway_confirms_the_offer(
 def test_a_hard_bounce_marks_the_address_unusable(client):
     maria = CitizenFactory(email="maria@example.org")
     sent = Notification.objects.create(
-        citizen=maria, kind="offer_created", channel="email", object_key="offer:1",
-        status="sent", provider_message_id="notification-1@localhost",
+        citizen=maria,
+        kind="offer_created",
+        channel="email",
+        object_key="offer:1",
+        status="sent",
+        provider_message_id="notification-1@localhost",
     )
     url = reverse("notifications:email-bounces")
     body = {
         "bounces": [
-            {"email": "maria@example.org", "type": "hard",
-             "message_id": "<notification-1@localhost>"},
+            {
+                "email": "maria@example.org",
+                "type": "hard",
+                "message_id": "<notification-1@localhost>",
+            },
             {"email": "other@example.org", "type": "soft"},
         ]
     }
@@ -293,7 +306,9 @@ def test_a_hard_bounce_marks_the_address_unusable(client):
     assert not DeliveryProfile.objects.exists()
 
     response = client.post(
-        url, body, content_type="application/json",
+        url,
+        body,
+        content_type="application/json",
         headers={"Authorization": "Bearer local-bounce-token"},
     )
     assert response.json() == {"hard": 1, "soft": 1}
@@ -315,7 +330,7 @@ class PushService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 service.requests.append({"headers": self.headers, "body": body})
                 self.send_response(service.answer)
@@ -342,7 +357,9 @@ def browser_keys():
     public = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    encode = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    def encode(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
     return encode(public), encode(b"0123456789abcdef")
 
 
@@ -358,7 +375,9 @@ def test_push_goes_to_the_push_service_encrypted_with_vapid(
     p256dh, auth = browser_keys()
     services.subscribe_push(maria, push_service.url + "/push/abc", p256dh, auth)
     notice = Notification.objects.create(
-        citizen=maria, kind="application_status", channel="push",
+        citizen=maria,
+        kind="application_status",
+        channel="push",
         object_key="application:9",
     )
     # No application row behind the key: the general texts are used.
@@ -384,7 +403,10 @@ def test_an_expired_push_subscription_is_dropped(push_service, settings, tmp_pat
     p256dh, auth = browser_keys()
     services.subscribe_push(maria, push_service.url + "/push/gone", p256dh, auth)
     notice = Notification.objects.create(
-        citizen=maria, kind="consent_expiring", channel="push", object_key="consent:1",
+        citizen=maria,
+        kind="consent_expiring",
+        channel="push",
+        object_key="consent:1",
     )
 
     services.dispatch_pending()

@@ -70,7 +70,10 @@ def test_bad_preferences_are_refused_with_the_field_named(client, maria):
 def test_a_browser_subscribes_to_push(client, maria):
     response = client.post(
         reverse("notifications:push-subscribe"),
-        {"endpoint": "https://push.example/abc", "keys": {"p256dh": "BPk", "auth": "x"}},
+        {
+            "endpoint": "https://push.example/abc",
+            "keys": {"p256dh": "BPk", "auth": "x"},
+        },
         content_type="application/json",
     )
     assert response.status_code == 200
@@ -95,7 +98,8 @@ def test_a_template_shows_its_preview_and_sms_part_count(client, official):
     template = MessageTemplate.objects.create(
         kind="offer_created",
         channel="sms",
-        body="{{ citizen.first_name }}, Вам доступна услуга «{{ offer.service.title }}». "
+        body="{{ citizen.first_name }}, Вам доступна услуга "
+        "«{{ offer.service.title }}». "
         "Ответьте ДА {{ offer.short_code }}",
     )
     page = client.get(
@@ -110,11 +114,18 @@ def test_a_template_shows_its_preview_and_sms_part_count(client, official):
 def test_the_monitoring_view_lists_failures_and_retries_them(client, official):
     maria = CitizenFactory()
     failed = Notification.objects.create(
-        citizen=maria, kind="offer_created", channel="sms", object_key="offer:1",
-        status="failed", attempts=5,
+        citizen=maria,
+        kind="offer_created",
+        channel="sms",
+        object_key="offer:1",
+        status="failed",
+        attempts=5,
     )
     Notification.objects.create(
-        citizen=maria, kind="offer_created", channel="email", object_key="offer:1",
+        citizen=maria,
+        kind="offer_created",
+        channel="email",
+        object_key="offer:1",
         status="delivered",
     )
     url = reverse("admin:notifications_problemnotification_changelist")

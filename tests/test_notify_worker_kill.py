@@ -38,7 +38,8 @@ def test_a_worker_killed_mid_batch_sends_no_sms_twice(
 ):
     sms_gateway.control(mode="slow", delay=0.3)
     mothers = [
-        CitizenFactory(consenting=True, phone=f"+7916000{n:04d}") for n in range(CITIZENS)
+        CitizenFactory(consenting=True, phone=f"+7916000{n:04d}")
+        for n in range(CITIZENS)
     ]
     rows = [birth(f"K{n}", m.snils) for n, m in enumerate(mothers)]
     path = write_csv("births.csv", BIRTHS_HEADER, rows)

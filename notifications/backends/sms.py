@@ -87,7 +87,9 @@ class GatewayClient:
         return {g.name for g, v in zip(self.gateways, values, strict=True) if v}
 
     def penalise(self, gateway: Gateway, reason: str) -> None:
-        logger.warning("sms gateway penalised gateway=%s reason=%s", gateway.name, reason)
+        logger.warning(
+            "sms gateway penalised gateway=%s reason=%s", gateway.name, reason
+        )
         self.redis.set(f"portal:sms:penalty:{gateway.name}", reason, ex=self.penalty)
 
     def ranked(self) -> list[Gateway]:

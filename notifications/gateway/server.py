@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,7 +125,11 @@ class GatewayServer(ThreadingHTTPServer):
         text = str(item.get("text", ""))
         to = str(item.get("to", ""))
         if not E164_RU.match(to):
-            return {"ref": item.get("ref"), "status": "rejected", "error": "invalid_number"}
+            return {
+                "ref": item.get("ref"),
+                "status": "rejected",
+                "error": "invalid_number",
+            }
         length = sms_length(text)
         record = {
             "id": f"{self.name}-{uuid.uuid4().hex[:16]}",
@@ -135,7 +139,7 @@ class GatewayServer(ThreadingHTTPServer):
             "parts": length.parts,
             "encoding": length.encoding,
             "status": "accepted",
-            "received_at": datetime.now(timezone.utc).isoformat(),
+            "received_at": datetime.now(UTC).isoformat(),
             "received_monotonic": time.time(),
         }
         with self.state.lock:
@@ -174,7 +178,7 @@ class GatewayServer(ThreadingHTTPServer):
                             "id": record["id"],
                             "ref": record["ref"],
                             "status": status,
-                            "at": datetime.now(timezone.utc).isoformat(),
+                            "at": datetime.now(UTC).isoformat(),
                         }
                     )
                 try:
@@ -209,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: GatewayServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         logger.debug(format, *args)
 
     def _send(self, code: int, payload, content_type="application/json") -> None:
@@ -239,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(401, {"error": "bad token"})
         return False
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urlsplit(self.path)
         state = self.server.state
         if url.path == "/api/v1/messages":
@@ -272,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         url = urlsplit(self.path)
         state = self.server.state
         if url.path == "/api/v1/messages":
@@ -354,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
 <style>body{{font:15px system-ui;margin:16px}}td,th{{border-bottom:1px solid #ccc;
 padding:4px 8px;text-align:left}}table{{border-collapse:collapse}}</style></head>
 <body><h1>Локальный SMS-шлюз «{html.escape(self.server.name)}»</h1>
-<p>Режим: {described['mode']}; сообщений: {described['messages']}.
+<p>Режим: {described["mode"]}; сообщений: {described["messages"]}.
 Сообщения вымышлены: шлюз ничего не отправляет операторам.</p>
 <table><tr><th>время</th><th>кому</th><th>текст</th><th>состояние</th>
 <th>частей</th><th>ref</th><th>ответ гражданина</th></tr>{rows}</table>
