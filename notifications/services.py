@@ -782,6 +782,15 @@ def apply_receipts(gateway_name: str, receipts: list[dict]) -> dict[str, int]:
                 )
                 counts["unknown"] += 1
                 continue
+            if notification.gateway and notification.gateway != gateway_name:
+                # One gateway's token does not speak for another's messages.
+                logger.warning(
+                    "receipt from another gateway ignored id=%s gateway=%s",
+                    notification.pk,
+                    gateway_name,
+                )
+                counts["ignored"] += 1
+                continue
             current = notification.status
             if current in FINAL_STATUSES or STATUS_RANK[status] <= STATUS_RANK[current]:
                 logger.info(

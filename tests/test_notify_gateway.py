@@ -125,6 +125,23 @@ def test_an_undelivered_receipt_sends_the_notice_by_email(
 
 
 @pytest.mark.django_db
+def test_a_gateway_cannot_settle_another_gateways_message(
+    client, offer_for, backup_gateway
+):
+    offer = offer_for(CitizenFactory(consenting=True))
+    services.dispatch_pending()
+    sms = Notification.objects.get(offer=offer, channel="sms")
+    assert sms.gateway == "primary"
+
+    post_receipts(
+        client, [{"ref": str(sms.pk), "status": "undelivered"}], token="backup-token"
+    )
+
+    sms.refresh_from_db()
+    assert sms.status == "sent"
+
+
+@pytest.mark.django_db
 def test_receipts_need_the_gateways_token(client, sms_gateway):
     assert post_receipts(client, [], token="wrong").status_code == 401
     response = client.post(
