@@ -27,6 +27,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def write_dumps(folder: Path, first: int, count: int, tag: str) -> tuple[Path, P
 
 
 def main() -> int:
+    # Stopped with SIGTERM: still stop the servers and workers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--offers", type=int, default=100_000)
     parser.add_argument("--latency-births", type=int, default=10_000)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import time
 from collections import Counter, defaultdict
 
 from django.conf import settings
@@ -575,21 +576,32 @@ def _within_cap(notification, profile, sent_today, counted, now) -> bool:
 
 
 def dispatch_pending(
-    batch_size: int | None = None, max_batches: int = 0, channel: str = ""
+    batch_size: int | None = None,
+    max_batches: int = 0,
+    channel: str = "",
+    budget_seconds: float | None = None,
 ) -> int:
     """Deliver due pending notifications (of one channel, or all) until
-    none is left; return how many were handled."""
+    none is left, or until ``budget_seconds`` have passed; return how many
+    were handled.
+
+    The budget keeps a task well inside its time limit: a task killed by
+    the limit in the middle of a batch would leave its rows "sending" for
+    the sweeper to settle."""
     batch_size = batch_size or settings.NOTIFY_BATCH_SIZE
     templates = _active_templates()
     handled = batches = 0
+    started = time.monotonic()
     while ids := claim_pending(batch_size, channel):
         _deliver_batch(ids, templates)
         handled += len(ids)
         batches += 1
         if max_batches and batches >= max_batches:
             break
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            break
     if handled:
-        logger.info("outbox dispatched count=%d", handled)
+        logger.info("outbox dispatched count=%d channel=%s", handled, channel or "all")
     return handled
 
 

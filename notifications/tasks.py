@@ -1,11 +1,20 @@
+import time
+
 from celery import shared_task
+from django.conf import settings
 
 from . import services
 
 
 @shared_task(name="notifications.dispatch_outbox", soft_time_limit=300, time_limit=360)
 def dispatch_outbox(channel: str = "") -> int:
-    return services.dispatch_pending(channel=channel)
+    budget = settings.NOTIFY_TASK_BUDGET_SECONDS
+    started = time.monotonic()
+    handled = services.dispatch_pending(channel=channel, budget_seconds=budget)
+    if handled and time.monotonic() - started > budget:
+        # Out of time with rows possibly left: a fresh task goes on.
+        dispatch_outbox.delay(channel)
+    return handled
 
 
 @shared_task(name="notifications.sweep_outbox", soft_time_limit=60, time_limit=90)

@@ -197,6 +197,9 @@ SMS_LOCAL_GATEWAY_URL = env("SMS_LOCAL_GATEWAY_URL", default="")
 # a claimed row may stay "sending" before the sweeper takes it back.
 NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=1000)
 NOTIFY_PARALLEL_TASKS = env.int("NOTIFY_PARALLEL_TASKS", default=4)
+# A dispatch task stops claiming after this long and queues its successor,
+# well inside its soft time limit (300 s).
+NOTIFY_TASK_BUDGET_SECONDS = env.float("NOTIFY_TASK_BUDGET_SECONDS", default=120.0)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
 NOTIFY_SENDING_LEASE_SECONDS = env.int("NOTIFY_SENDING_LEASE_SECONDS", default=600)

@@ -328,3 +328,16 @@ def test_an_officials_template_overrides_the_file_template(
     assert sms_gateway.state.messages[0]["text"] == (
         f"Мария, новое предложение. Код {offer.short_code}"
     )
+
+
+def test_dispatch_stops_claiming_when_its_time_budget_is_spent(
+    offer_for, sms_gateway, smtp_server
+):
+    """Regression: a task that ran past its time limit was killed in the
+    middle of a batch, leaving its rows "sending" until the sweeper came."""
+    offer_for(CitizenFactory(consenting=True))
+
+    assert services.dispatch_pending(batch_size=1, budget_seconds=0) == 1
+
+    assert not Notification.objects.filter(status="sending").exists()
+    assert Notification.objects.filter(status="pending").count() == 2
