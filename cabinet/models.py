@@ -37,8 +37,8 @@ class Citizen(models.Model):
     region_code = models.CharField(_("код региона"), max_length=2, blank=True)
     phone = models.CharField(_("телефон"), max_length=16, blank=True)
     phone_is_mobile = models.BooleanField(_("мобильный телефон"), default=False)
-    # Set when the citizen proved the number by an SMS code; cleared when the
-    # number changes.
+    # Set when the citizen proved the number by an SMS code, cleared when
+    # the number changes; only then do SMS replies from it act on offers.
     phone_verified_at = models.DateTimeField(
         _("телефон подтверждён"), null=True, blank=True
     )

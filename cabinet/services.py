@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from consents import services as consent_services
 from consents.models import Consent
 from notifications import services as notification_services
-from notifications.backends.sms import get_sms_backend
 from notifications.models import Notification
 from offers import services as offer_services
 from offers.models import Document, Offer, Service, ServiceOptOut
@@ -194,7 +193,9 @@ def request_phone_code(citizen: Citizen, raw_phone: str, session_key: str) -> No
     text = _("Код подтверждения телефона: %(code)s. Никому его не сообщайте.") % {
         "code": code
     }
-    transaction.on_commit(lambda: get_sms_backend().send(phone, text))
+    transaction.on_commit(
+        lambda: notification_services.send_direct_sms(phone, text)
+    )
     logger.info("phone code sent code=%s citizen=%s", row.pk, citizen.pk)
 
 

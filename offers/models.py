@@ -45,6 +45,17 @@ class Service(models.Model):
         return self.title
 
 
+class RandomShortCode(models.Func):
+    """Six random digits, drawn by the database so that the set-based
+    INSERT of offers needs no change."""
+
+    template = "(floor(random() * 900000) + 100000)::int::text"
+    output_field = models.CharField()
+
+    def __init__(self):
+        super().__init__()
+
+
 class Offer(models.Model):
     """A service offered to a citizen, with a pre-filled application."""
 
@@ -97,6 +108,11 @@ class Offer(models.Model):
     # Why the offer left the "offered" state when the citizen did not decide
     # (withdrawn: consent revoked, death registered, record corrected).
     status_reason = models.TextField(_("причина"), blank=True, db_default="")
+    # What the citizen types in an SMS reply ("ДА 123456"). Unique per
+    # citizen in practice; a reply names the latest open offer with it.
+    short_code = models.CharField(
+        _("код для ответа по SMS"), max_length=8, db_default=RandomShortCode()
+    )
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     expires_at = models.DateTimeField(_("действует до"))
     reminded_at = models.DateTimeField(_("напомнили"), null=True, blank=True)

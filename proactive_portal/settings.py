@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "cabinet.context_processors.portal",
+                "notifications.context_processors.gateway",
             ],
         },
     },
@@ -261,9 +262,47 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
-# SMS: one small interface, a backend chosen by dotted path.
-SMS_BACKEND = env("SMS_BACKEND", default="notifications.backends.sms.FileSmsBackend")
-SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms.log")))
+# SMS: the portal's HTTP gateway protocol (docs/notifications.md). A JSON
+# list of gateways, primary first; the default is the local gateway that
+# `python -m notifications.gateway` runs.
+SMS_GATEWAYS = env.json(
+    "SMS_GATEWAYS",
+    default=[
+        {
+            "name": "local",
+            "url": "http://127.0.0.1:8025",
+            "token": "local-gateway-token",
+            "weight": 1,
+        }
+    ],
+)
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
+SMS_GATEWAY_SLOW_SECONDS = env.float("SMS_GATEWAY_SLOW_SECONDS", default=3.0)
+SMS_GATEWAY_PENALTY_SECONDS = env.int("SMS_GATEWAY_PENALTY_SECONDS", default=120)
+SMS_GATEWAY_CHUNK = env.int("SMS_GATEWAY_CHUNK", default=500)
+SMS_LOCAL_GATEWAY_URL = env("SMS_LOCAL_GATEWAY_URL", default="")
+
+# Outbox delivery: batches, retries with exponential backoff, and how long
+# a claimed row may stay "sending" before the sweeper takes it back.
+NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=1000)
+NOTIFY_PARALLEL_TASKS = env.int("NOTIFY_PARALLEL_TASKS", default=4)
+# A dispatch task stops claiming after this long and queues its successor,
+# well inside its soft time limit (300 s).
+NOTIFY_TASK_BUDGET_SECONDS = env.float("NOTIFY_TASK_BUDGET_SECONDS", default=120.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_SENDING_LEASE_SECONDS = env.int("NOTIFY_SENDING_LEASE_SECONDS", default=600)
+NOTIFY_UNKNOWN_GRACE_SECONDS = env.int("NOTIFY_UNKNOWN_GRACE_SECONDS", default=120)
+
+# Tokens the outside parties present to the portal: the email provider's
+# bounce reports (the SMS gateways use their own tokens, above).
+EMAIL_BOUNCE_TOKEN = env("EMAIL_BOUNCE_TOKEN", default="local-bounce-token")
+
+# Web Push (VAPID). Without a key a development key is made under DATA_DIR.
+VAPID_PRIVATE_KEY_FILE = env(
+    "VAPID_PRIVATE_KEY_FILE", default=str(DATA_DIR / "vapid_private.pem")
+)
+VAPID_SUBJECT = env("VAPID_SUBJECT", default="mailto:portal@localhost")
 
 # Registry import: where rejected-row reports are written.
 IMPORT_REPORT_DIR = Path(env("IMPORT_REPORT_DIR", default=str(DATA_DIR / "reports")))

@@ -23,6 +23,5 @@ STORAGES = {
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
 )
-SMS_FILE_PATH = Path(env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms.log")))
 IMPORT_REPORT_DIR = DATA_DIR / "reports"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405

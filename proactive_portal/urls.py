@@ -23,5 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("offers.urls")),
+    path("", include("notifications.urls")),
     path("", include("cabinet.urls")),
 ]

@@ -4,10 +4,12 @@ Run through ``make demo``. Steps:
 
 1. start the embedded PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL
    are set), migrate, collect static files;
-2. start a Celery worker and beat;
+2. start the local SMS gateway (``python -m notifications.gateway``), a
+   Celery worker and beat;
 3. import the population dump, create the demo accounts and consents, then
    import the births dump: the worker evaluates the rules and delivers the
-   notifications (email and SMS go to files under .data/outbox/);
+   notifications (email goes to files under .data/outbox/, SMS to the
+   local gateway, whose message list the cabinet's demo banner links to);
 4. serve the site with gunicorn at http://127.0.0.1:8000 until Ctrl-C,
    then stop everything it started.
 """
@@ -25,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from proactive_portal.embedded import data_dir  # noqa: E402
-from proactive_portal.queues import QUEUES  # noqa: E402
+from proactive_portal.embedded import data_dir
+from proactive_portal.queues import QUEUES
 
 PY = sys.executable
 DATA = data_dir()
@@ -34,6 +36,9 @@ LOGS = DATA / "logs"
 OUTBOX = DATA / "outbox"
 HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "8000"))
 BASE_URL = f"http://{HOST}:{PORT}"
+GATEWAY_PORT = int(os.environ.get("SMS_GATEWAY_PORT", PORT + 1))
+GATEWAY_URL = f"http://{HOST}:{GATEWAY_PORT}"
+GATEWAY_TOKEN = "demo-gateway-token"
 
 ENV = {
     **os.environ,
@@ -44,6 +49,10 @@ ENV = {
         "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
     ),
     "PYTHONUNBUFFERED": "1",
+    "SMS_GATEWAYS": json.dumps(
+        [{"name": "local", "url": GATEWAY_URL, "token": GATEWAY_TOKEN, "weight": 1}]
+    ),
+    "SMS_LOCAL_GATEWAY_URL": GATEWAY_URL,
 }
 
 
@@ -85,8 +94,13 @@ def main() -> int:
     manage("migrate", "--no-input", "-v", "0")
     manage("collectstatic", "--no-input", "-v", "0")
 
-    print("2/4 Celery worker and beat")
+    print("2/4 Local SMS gateway, Celery worker and beat")
     children = [
+        spawn(
+            "sms-gateway", PY, "-m", "notifications.gateway", "--host", HOST,
+            "--port", str(GATEWAY_PORT), "--token", GATEWAY_TOKEN,
+            "--portal-url", BASE_URL,
+        ),
         spawn(
             "worker", PY, "-m", "celery", "-A", "proactive_portal", "worker",
             "-Q", ",".join(QUEUES), "--concurrency", "2", "--loglevel", "INFO",
@@ -123,8 +137,11 @@ def main() -> int:
             > 0,
             "rule evaluation by the Celery worker",
         )
+        # SMS in a citizen's quiet hours wait for the morning: the cabinet
+        # is what must be delivered before the site opens.
         wait_for(
-            lambda: "pending" not in json.dumps(stats()["notifications_by_channel_and_status"]),
+            lambda: "pending"
+            not in stats()["notifications_by_channel_and_status"].get("cabinet", {}),
             "notification delivery",
         )
 
@@ -156,7 +173,7 @@ Portal is running. Stop it with Ctrl-C.
   set up an authenticator app when registering:
 {codes_file.read_text(encoding="utf-8")}
   Notifications sent by email: {OUTBOX / 'email'}/
-  Notifications sent by SMS:   {OUTBOX / 'sms.log'}
+  SMS gateway (messages, replies): {GATEWAY_URL}/
   Logs of worker, beat, web:   {LOGS}/
 
   Offers: {current['offers_by_status']}

@@ -83,7 +83,14 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path):
+def worker_env():
+    """Extra environment for the ``celery_worker`` process; a test module
+    overrides this fixture to point the worker at its gateway or SMTP."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path, worker_env):
     """A real Celery worker process on every queue, against the test
     database and the test Redis. Yields where its email and SMS go.
 
@@ -97,8 +104,9 @@ def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path):
         "REDIS_URL": django_settings.CELERY_BROKER_URL,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(outbox / "email"),
-        "SMS_FILE_PATH": str(outbox / "sms.log"),
+        "SMS_GATEWAYS": json.dumps(django_settings.SMS_GATEWAYS),
         "DATABASE_CONN_MAX_AGE": "0",
+        **worker_env,
     }
     celery_app.control.purge()
     log_path = tmp_path / "worker.log"
@@ -117,9 +125,14 @@ def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield {"email_dir": outbox / "email", "sms_log": outbox / "sms.log", "log": log_path}
+        yield {
+            "email_dir": outbox / "email",
+            "log": log_path,
+            "process": process,
+        }
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -147,3 +160,89 @@ def admin_client(client, django_user_model):
         "admin", "admin@example.org", PASSWORD
     )
     return official_login(client, official)
+
+
+@pytest.fixture
+def sms_gateway(settings):
+    """The local SMS gateway (the outside party), on a free port, and the
+    portal's settings pointing at it as the only gateway."""
+    from notifications.gateway import GatewayServer
+
+    server = GatewayServer(name="primary", token="primary-token").start()
+    settings.SMS_GATEWAYS = [
+        {"name": "primary", "url": server.url, "token": "primary-token", "weight": 1}
+    ]
+    _clear_gateway_penalties()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def backup_gateway(settings, sms_gateway):
+    """A second local gateway, configured as the standby (weight 0: used
+    only when the primary fails or is penalised)."""
+    from notifications.gateway import GatewayServer
+
+    server = GatewayServer(name="backup", token="backup-token").start()
+    settings.SMS_GATEWAYS = [
+        {"name": "primary", "url": sms_gateway.url, "token": "primary-token",
+         "weight": 1},
+        {"name": "backup", "url": server.url, "token": "backup-token", "weight": 0},
+    ]
+    yield server
+    server.stop()
+
+
+def _clear_gateway_penalties():
+    from notifications.backends.sms import _redis
+
+    client = _redis()
+    for key in client.scan_iter("portal:sms:penalty:*"):
+        client.delete(key)
+
+
+class _Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+
+        message = email.message_from_bytes(envelope.content)
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "message": message,
+            }
+        )
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.startswith("bounce"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on a free port; the portal sends to it.
+    Recipients starting with "bounce" are refused, as a provider does."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    mailbox.port = port
+    yield mailbox
+    controller.stop()

@@ -261,10 +261,19 @@ def test_changing_the_phone_needs_a_fresh_login(client, settings):
 # Phone codes ----------------------------------------------------------------
 
 
+class _GatewayLog:
+    """What the local SMS gateway received, one "to text" line a message."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    def read_text(self, encoding="utf-8") -> str:
+        return "\n".join(f"{m['to']} {m['text']}" for m in self.gateway.state.messages)
+
+
 @pytest.fixture
-def sms_log(settings, tmp_path):
-    settings.SMS_FILE_PATH = tmp_path / "sms.log"
-    return tmp_path / "sms.log"
+def sms_log(sms_gateway):
+    return _GatewayLog(sms_gateway)
 
 
 def last_code(sms_log) -> str:
