@@ -1,6 +1,6 @@
 """The citizen's own time zone, derived from the region code.
 
-The mapping is data (``events/data/region_timezones.json``). Time and age
+The mapping is data, shared with notifications (``cabinet.regions``). Time and age
 triggers compare dates with the citizen's local date, computed by
 PostgreSQL from one instant (``now``) so that tests can freeze time.
 """
@@ -8,27 +8,11 @@ PostgreSQL from one instant (``now``) so that tests can freeze time.
 from __future__ import annotations
 
 import datetime
-import json
-from functools import cache
-from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Case, CharField, DateField, Expression, Func, Value, When
 
-
-DATA = Path(__file__).resolve().parent / "data" / "region_timezones.json"
-
-
-@cache
-def region_timezones() -> dict[str, str]:
-    """Region code -> IANA time zone."""
-    raw = json.loads(DATA.read_text(encoding="utf-8"))
-    return {
-        region: zone
-        for zone, regions in raw.items()
-        if not zone.startswith("_")
-        for region in regions
-    }
+from cabinet.regions import region_timezones, timezone_of  # noqa: F401
 
 
 def zones() -> dict[str, list[str]]:
@@ -36,10 +20,6 @@ def zones() -> dict[str, list[str]]:
     for region, zone in sorted(region_timezones().items()):
         by_zone.setdefault(zone, []).append(region)
     return by_zone
-
-
-def timezone_of(region_code: str) -> str:
-    return region_timezones().get(region_code, settings.TIME_ZONE)
 
 
 def timezone_expression(region_ref: str = "citizen__region_code") -> Expression:
