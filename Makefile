@@ -35,7 +35,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 stop: $(STAMP)
-	$(PY) -m proactive_portal.embedded stop
+	$(PY) scripts/demo.py stop
 
 clean: stop
 	rm -rf .data

@@ -60,7 +60,9 @@ def manage(*args: str, capture: bool = False) -> str:
     result = subprocess.run(
         [PY, "manage.py", *args],
         cwd=ROOT,
-        env=ENV,
+        # The commands' own summaries are what a person reads here; their
+        # INFO logs (one line per consent given) would bury them.
+        env={**ENV, "LOG_LEVEL": "WARNING"},
         check=True,
         text=True,
         capture_output=capture,
@@ -89,7 +91,44 @@ def stats() -> dict:
     return json.loads(manage("portal_stats", "--json", capture=True))
 
 
+PID_FILE = DATA / "demo.pid"
+
+
+def stop_running_demo() -> int:
+    """``make stop``: end a running demo (it stops its own processes and
+    the embedded servers), then make sure the servers are down."""
+    try:
+        pid = int(PID_FILE.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pid = 0
+    deadline = time.monotonic() + 60
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    subprocess.run([PY, "-m", "proactive_portal.embedded", "stop"], cwd=ROOT, env=ENV)
+    return 0
+
+
 def main() -> int:
+    # Ctrl-C and SIGTERM (``make stop``) both end the demo cleanly, at any
+    # step: the children and the embedded servers are stopped in ``finally``.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    DATA.mkdir(parents=True, exist_ok=True)
+    PID_FILE.write_text(str(os.getpid()))
+    try:
+        return serve()
+    except KeyboardInterrupt:
+        print("\nStopping.")
+        return 0
+    finally:
+        PID_FILE.unlink(missing_ok=True)
+
+
+def serve() -> int:
     print("1/4 Embedded PostgreSQL and Redis, migrations, static files")
     manage("migrate", "--no-input", "-v", "0")
     manage("collectstatic", "--no-input", "-v", "0")
@@ -181,17 +220,13 @@ Portal is running. Stop it with Ctrl-C.
 """,
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         while all(child.poll() is None for child in children):
             time.sleep(1)
         print("demo: a process ended; see the logs in", LOGS)
         return 1
-    except KeyboardInterrupt:
-        print("\nStopping.")
-        return 0
     finally:
         stop()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stop_running_demo() if sys.argv[1:] == ["stop"] else main())

@@ -19,6 +19,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from cabinet.models import Citizen
@@ -55,9 +56,12 @@ class Command(BaseCommand):
             user.set_password(password)
             user.email = user.email or citizen.email
             user.save()
-            if citizen.user_id != user.pk:
-                citizen.user = user
-                citizen.save(update_fields=["user"])
+            citizen.user = user
+            # The cast's phones count as verified, so that an SMS reply
+            # ("ДА 123456") from the local gateway acts on their offers.
+            if citizen.phone_is_mobile and citizen.phone_verified_at is None:
+                citizen.phone_verified_at = timezone.now()
+            citizen.save(update_fields=["user", "phone_verified_at"])
 
         official, _ = User.objects.get_or_create(username=ADMIN_LOGIN)
         official.is_staff = official.is_superuser = True
