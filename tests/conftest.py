@@ -150,6 +150,30 @@ def wait_until(check, seconds=30, what="condition"):
         time.sleep(0.2)
 
 
+def wait_worker_idle(seconds=30):
+    """Wait until the test worker has nothing to do: its queues in Redis
+    are empty and it reports no active or reserved task, twice in a row (a
+    task it runs may queue a successor)."""
+
+    def queued() -> int:
+        with celery_app.connection_for_read() as connection:
+            # kombu's Redis channel: each queue is a list named after it.
+            client = connection.default_channel.client
+            return sum(client.llen(queue) for queue in QUEUES)
+
+    def idle():
+        if queued():
+            return False
+        inspect = celery_app.control.inspect(timeout=1)
+        active, reserved = inspect.active(), inspect.reserved()
+        # A worker that does not answer is busy running a task (solo pool).
+        if not active or reserved is None:
+            return False
+        return not any(active.values()) and not any(reserved.values())
+
+    wait_until(lambda: idle() and idle(), seconds, what="an idle worker")
+
+
 @pytest.fixture
 def admin_client(client, django_user_model):
     """An official signed in to the admin with both factors (the admin is

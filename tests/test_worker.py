@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from notifications.models import Notification
 from offers.models import Offer
-from tests.conftest import wait_until
+from tests.conftest import wait_until, wait_worker_idle
 from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
 
@@ -70,12 +70,12 @@ def test_the_outbox_sweeper_delivers_rows_a_lost_task_left_behind(
     path = write_csv("births.csv", BIRTHS_HEADER, [birth("W2", mother.snils)])
     call_command("import_registry", "births", str(path), "--json")
     offer = wait_until(lambda: Offer.objects.filter(citizen=mother).first())
-    # Wait for the dispatcher to finish: it goes on claiming while rows are
-    # left, and would take the "lost" row below itself.
+    # Wait for the dispatchers to finish: they go on claiming while rows are
+    # left (and queue successors), and would take the "lost" row below.
     wait_until(
         lambda: not Notification.objects.filter(status__in=["pending", "sending"]).exists()
     )
-    time.sleep(0.5)
+    wait_worker_idle()
 
     # A row whose dispatch task was lost: written long ago, never queued.
     Notification.objects.filter(offer=offer, channel="cabinet").delete()
