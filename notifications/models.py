@@ -1,5 +1,6 @@
 import datetime
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -159,11 +160,17 @@ URGENT_KINDS = frozenset(
 )
 
 
+def quiet_hours_by_default() -> bool:
+    return settings.NOTIFY_QUIET_HOURS_BY_DEFAULT
+
+
 class DeliveryProfile(models.Model):
     """How a citizen wants to be reached, and which addresses failed.
 
     A citizen without a row has the defaults: every topic on every
-    channel, quiet hours 22:00-08:00 local time, the default daily cap.
+    channel, quiet hours 22:00-08:00 local time (unless the
+    ``NOTIFY_QUIET_HOURS_BY_DEFAULT`` setting turns them off), the default
+    daily cap.
     """
 
     citizen = models.OneToOneField(
@@ -174,7 +181,7 @@ class DeliveryProfile(models.Model):
     )
     # {"offers": ["sms", "email"], ...}: channels turned OFF per topic.
     disabled = models.JSONField(_("отключённые каналы"), default=dict, blank=True)
-    quiet_hours = models.BooleanField(_("тихие часы"), default=True)
+    quiet_hours = models.BooleanField(_("тихие часы"), default=quiet_hours_by_default)
     quiet_start = models.TimeField(_("тихие часы с"), default=datetime.time(22, 0))
     quiet_end = models.TimeField(_("тихие часы до"), default=datetime.time(8, 0))
     daily_cap = models.PositiveSmallIntegerField(

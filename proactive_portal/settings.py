@@ -293,6 +293,9 @@ NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
 NOTIFY_SENDING_LEASE_SECONDS = env.int("NOTIFY_SENDING_LEASE_SECONDS", default=600)
 NOTIFY_UNKNOWN_GRACE_SECONDS = env.int("NOTIFY_UNKNOWN_GRACE_SECONDS", default=120)
+# Whether a citizen who never set their own has quiet hours (22:00-08:00
+# in their time zone), when SMS and push wait for the morning.
+NOTIFY_QUIET_HOURS_BY_DEFAULT = env.bool("NOTIFY_QUIET_HOURS_BY_DEFAULT", default=True)
 
 # Tokens the outside parties present to the portal: the email provider's
 # bounce reports (the SMS gateways use their own tokens, above).

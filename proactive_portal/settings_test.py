@@ -24,4 +24,8 @@ EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
 )
 IMPORT_REPORT_DIR = DATA_DIR / "reports"
+# Delivery must not depend on the hour the suite runs at (a worker process
+# cannot have its clock frozen): citizens have no quiet hours unless a
+# test gives them some, as the quiet-hours tests do.
+NOTIFY_QUIET_HOURS_BY_DEFAULT = env.bool("NOTIFY_QUIET_HOURS_BY_DEFAULT", default=False)
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405

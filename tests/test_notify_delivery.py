@@ -213,9 +213,10 @@ def test_a_row_a_lost_worker_left_is_asked_about_then_sent_once(offer_for, sms_g
 
 
 def test_quiet_hours_hold_sms_until_morning_in_each_time_zone(
-    offer_for, sms_gateway, smtp_server
+    offer_for, sms_gateway, smtp_server, settings
 ):
     """12:00 UTC is 15:00 in Moscow and 22:00 in Vladivostok."""
+    settings.NOTIFY_QUIET_HOURS_BY_DEFAULT = True  # the portal's default
     muscovite = CitizenFactory(consenting=True, region_code="77")
     vladivostok = CitizenFactory(consenting=True, region_code="25")
     noon = datetime.datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
