@@ -37,6 +37,7 @@ from offers import services as offer_services
 from offers.models import Application, Document, Offer, ResultDocument, Service
 from offers.prefill import rows_for
 
+from . import dashboard as dashboard_body
 from . import services
 from .forms import (
     ConsentForm,
@@ -52,9 +53,10 @@ from .middleware import REAUTH_AT
 from .models import Citizen
 
 
-def load_citizen(request):
+def load_citizen(request, annotate: dict | None = None):
     """The logged-in citizen, with what the page header needs (unread
-    count, consent) in the same query; None for accounts without one."""
+    count, consent) and a page's own ``annotate`` in the same query; None
+    for accounts without one."""
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_cabinet_citizen"):
@@ -81,25 +83,32 @@ def load_citizen(request):
             .annotate(
                 has_consent=Exists(active),
                 unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
+                **(annotate or {}),
             )
+            .order_by()
             .first()
         )
     return request._cabinet_citizen
 
 
-def citizen_required(view):
+def citizen_required(view=None, *, annotate=None):
     """Logged in with both factors, and the account belongs to a citizen
-    (staff accounts of officials have no cabinet)."""
+    (staff accounts of officials have no cabinet). ``annotate``: a callable
+    giving extra annotations for the citizen query, so a page loads what it
+    needs of the citizen in that one query."""
 
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        citizen = load_citizen(request)
-        if citizen is None:
-            raise Http404("no citizen profile for this account")
-        return view(request, citizen, *args, **kwargs)
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            citizen = load_citizen(request, annotate() if annotate else None)
+            if citizen is None:
+                raise Http404("no citizen profile for this account")
+            return view(request, citizen, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 def fresh_login_required(view):
@@ -290,28 +299,12 @@ def reauth(request):
 # Dashboard, offers, applications, notifications ----------------------------
 
 
-@citizen_required
+@citizen_required(annotate=dashboard_body.fingerprint_annotation)
 def dashboard(request, citizen):
-    offers = citizen.offers.filter(status__in=Offer.OPEN).select_related(
-        "service"
-    )[:20]
-    applications = citizen.applications.filter(
-        status__in=Application.OPEN_STATUSES
-    ).select_related("service")[:10]
-    upcoming = LifeEvent.objects.filter(
-        citizen=citizen,
-        event_type__in=[LifeEvent.Type.PAYMENT, LifeEvent.Type.TAX_NOTICE],
-        occurred_on__gte=timezone.localdate(),
-    ).order_by("occurred_on")[:10]
     return render(
         request,
         "cabinet/dashboard.html",
-        {
-            "citizen": citizen,
-            "offers": offers,
-            "applications": applications,
-            "upcoming": upcoming,
-        },
+        {"citizen": citizen, "body": dashboard_body.render_body(citizen)},
     )
 
 

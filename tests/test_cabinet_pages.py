@@ -229,6 +229,43 @@ def test_the_dashboard_needs_at_most_six_queries(
     assert "Материнский" in response.content.decode()
 
 
+def test_a_cached_dashboard_shows_a_new_offer_at_once(signed_in, anna, offer_for):
+    """The body is cached per content: an offer made by the evaluation's raw
+    SQL, after the page was rendered and cached, shows on the next view."""
+    before = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Материнский" not in before
+    signed_in.get(reverse("cabinet:dashboard"))  # served from the cache
+
+    offer_for(anna)
+
+    after = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Материнский" in after
+
+
+def test_a_cached_dashboard_follows_status_changes_and_language(
+    signed_in, anna, offer_for, django_assert_max_num_queries
+):
+    from offers import services as offer_services
+
+    offer = offer_for(anna)
+    signed_in.get(reverse("cabinet:dashboard"))
+    with django_assert_max_num_queries(3):
+        signed_in.get(reverse("cabinet:dashboard"))  # the body from the cache
+
+    application = offer_services.accept_offer(anna, offer.pk)
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert application.number in page
+    assert reverse("cabinet:offer-detail", args=[offer.pk]) not in page
+
+    offer_services.take_into_review(application.pk)
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert str(Application.Status.IN_REVIEW.label) in page
+
+    signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Applications in progress" in page
+
+
 def test_the_profile_shows_sources_and_takes_an_error_report(signed_in, anna):
     page = signed_in.get(reverse("cabinet:profile")).content.decode()
     assert "Реестр населения" in page and anna.last_name in page
