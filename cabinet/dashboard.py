@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 
 from django.core.cache import cache
-from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -56,7 +55,8 @@ md5(concat_ws('|',
 
 
 def fingerprint_annotation(today: datetime.date | None = None) -> dict:
-    """An annotation for the citizen query: ``dashboard_fingerprint``."""
+    """An annotation for the citizen query (cabinet.views.load_citizen):
+    ``dashboard_fingerprint``."""
     today = today or timezone.localdate()
     params = (
         [str(status) for status in Offer.OPEN],
@@ -64,7 +64,7 @@ def fingerprint_annotation(today: datetime.date | None = None) -> dict:
         [str(kind) for kind in UPCOMING_TYPES],
         today,
     )
-    return {"dashboard_fingerprint": RawSQL(_FINGERPRINT_SQL, params)}
+    return {"dashboard_fingerprint": (_FINGERPRINT_SQL, params)}
 
 
 def body_context(citizen) -> dict:
@@ -88,11 +88,14 @@ def body_context(citizen) -> dict:
 def render_body(citizen) -> SafeString:
     """The body's HTML: from the cache when the citizen's fingerprint has
     been rendered before in this language, else rendered and stored."""
-    key = "cabinet:dashboard:%s:%s:%s:%s" % (
-        TEMPLATE_VERSION,
-        citizen.pk,
-        get_language(),
-        citizen.dashboard_fingerprint,
+    key = ":".join(
+        [
+            "cabinet:dashboard",
+            str(TEMPLATE_VERSION),
+            str(citizen.pk),
+            get_language(),
+            citizen.dashboard_fingerprint,
+        ]
     )
     html = cache.get(key)
     if html is None:

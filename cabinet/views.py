@@ -14,8 +14,6 @@ from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -52,42 +50,50 @@ from .forms import (
 from .middleware import REAUTH_AT
 from .models import Citizen
 
+# The citizen with what every page header needs, in one hand-written
+# statement: the ORM spent more time composing this query than PostgreSQL
+# spends running it, on every page view.
+_CITIZEN_SQL = """
+SELECT {citizen}.*,
+  EXISTS (SELECT 1 FROM {consent} k
+           WHERE k.citizen_id = {citizen}.id AND k.purpose = %s
+             AND k.revoked_at IS NULL AND k.valid_until > %s) AS has_consent,
+  (SELECT count(*) FROM {notification} n
+    WHERE n.citizen_id = {citizen}.id AND n.channel = %s AND n.status = %s
+      AND n.read_at IS NULL) AS unread
+  {extra}
+FROM {citizen} WHERE {citizen}.user_id = %s
+"""
+
 
 def load_citizen(request, annotate: dict | None = None):
     """The logged-in citizen, with what the page header needs (unread
-    count, consent) and a page's own ``annotate`` in the same query; None
+    count, consent) and a page's own ``annotate`` (name -> (sql, params),
+    the sql may name the ``cabinet_citizen`` row) in the same query; None
     for accounts without one."""
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_cabinet_citizen"):
-        active = Consent.objects.filter(
-            citizen_id=OuterRef("pk"),
-            purpose=Consent.Purpose.PROACTIVE,
-            revoked_at__isnull=True,
-            valid_until__gt=timezone.now(),
+        extra_sql, extra_params = "", []
+        for name, (sql, params) in (annotate or {}).items():
+            extra_sql += f", ({sql}) AS {name}"
+            extra_params.extend(params)
+        sql = _CITIZEN_SQL.format(
+            citizen=Citizen._meta.db_table,
+            consent=Consent._meta.db_table,
+            notification=Notification._meta.db_table,
+            extra=extra_sql,
         )
-        unread = (
-            Notification.objects.filter(
-                citizen_id=OuterRef("pk"),
-                channel=Notification.Channel.CABINET,
-                status=Notification.Status.SENT,
-                read_at__isnull=True,
-            )
-            .order_by()
-            .values("citizen_id")
-            .annotate(n=Count("id"))
-            .values("n")
-        )
-        request._cabinet_citizen = (
-            Citizen.objects.filter(user_id=request.user.pk)
-            .annotate(
-                has_consent=Exists(active),
-                unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
-                **(annotate or {}),
-            )
-            .order_by()
-            .first()
-        )
+        params = [
+            Consent.Purpose.PROACTIVE.value,
+            timezone.now(),
+            Notification.Channel.CABINET.value,
+            Notification.Status.SENT.value,
+            *extra_params,
+            request.user.pk,
+        ]
+        found = list(Citizen.objects.raw(sql, params))
+        request._cabinet_citizen = found[0] if found else None
     return request._cabinet_citizen
 
 
