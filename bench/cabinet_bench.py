@@ -41,6 +41,7 @@ PY = sys.executable
 HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8961"))
 CONNECTIONS = 16
 PASSWORD = "bench-password-2026"
+WORKERS, THREADS = 2, 8
 
 
 def log(message: str) -> None:
@@ -255,7 +256,8 @@ def sign_in(token: str) -> str:
     return session.cookies["sessionid"]
 
 
-def serve(env: dict) -> subprocess.Popen:
+def serve(env: dict, workers: int, threads: int) -> subprocess.Popen:
+    # One server, one configuration, for the bare page and the dashboard.
     process = subprocess.Popen(
         [
             PY,
@@ -267,9 +269,9 @@ def serve(env: dict) -> subprocess.Popen:
             "--worker-class",
             "gthread",
             "--workers",
-            "2",
+            str(workers),
             "--threads",
-            "8",
+            str(threads),
             "--log-level",
             "warning",
         ],
@@ -382,6 +384,8 @@ def main() -> int:
     parser.add_argument("--citizens", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args()
 
     client = args.client
@@ -395,7 +399,7 @@ def main() -> int:
     data = fill(env, args.citizens)
     env.pop("_ADMIN_URL")
 
-    server = serve(env)
+    server = serve(env, args.workers, args.threads)
     try:
         cookie = f"sessionid={sign_in(data['token'])}"
         load("/health/", "", 3)  # warm-up
@@ -418,6 +422,8 @@ def main() -> int:
         "citizens": data["citizens"],
         "offers": data["offers"],
         "connections": CONNECTIONS,
+        "workers": args.workers,
+        "threads": args.threads,
         "seconds": args.seconds,
         "bare_rps": round(bare["rps"], 1),
         "dashboard_rps": round(dashboard["rps"], 1),

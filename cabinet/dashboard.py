@@ -9,13 +9,22 @@ the ORM, the importers' and the evaluation's raw SQL, the admin - changes
 the fingerprint in the very next request, so a new offer shows at once and
 nothing has to remember to bump a version. The import and evaluation paths
 pay nothing for it: no trigger, no counter written per citizen.
+
+The whole page is kept too, under the same fingerprint plus everything
+else it prints (the header's unread count, consent, the language, the
+CSRF secret its forms carry), so a repeated view costs the session, the
+user, the device, one citizen query and two cache reads. A page with
+pending messages is rendered fresh: messages are shown once.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 
+from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -102,3 +111,45 @@ def render_body(citizen) -> SafeString:
         html = render_to_string("cabinet/_dashboard_body.html", body_context(citizen))
         cache.set(key, html, CACHE_SECONDS)
     return mark_safe(html)
+
+
+def page_key(request, citizen) -> str | None:
+    """The cache key of the whole page for this request, or None when the
+    page must be rendered (pending messages, no CSRF secret yet)."""
+    csrf_secret = request.META.get("CSRF_COOKIE")
+    if not csrf_secret or len(get_messages(request)):
+        return None
+    varying = "|".join(
+        str(part)
+        for part in (
+            csrf_secret,
+            request.get_full_path(),
+            citizen.first_name,
+            citizen.has_consent,
+            citizen.proactive_mode,
+            citizen.unread,
+        )
+    )
+    return ":".join(
+        [
+            "cabinet:dashboard-page",
+            str(TEMPLATE_VERSION),
+            str(citizen.pk),
+            get_language(),
+            citizen.dashboard_fingerprint,
+            hashlib.sha256(varying.encode()).hexdigest(),
+        ]
+    )
+
+
+def cached_page(request, citizen, render) -> HttpResponse:
+    """The page from the cache, or ``render()``'s response, stored."""
+    key = page_key(request, citizen)
+    if key is not None:
+        content = cache.get(key)
+        if content is not None:
+            return HttpResponse(content)
+    response = render()
+    if key is not None and response.status_code == 200:
+        cache.set(key, response.content, CACHE_SECONDS)
+    return response

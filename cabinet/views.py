@@ -307,10 +307,14 @@ def reauth(request):
 
 @citizen_required(annotate=dashboard_body.fingerprint_annotation)
 def dashboard(request, citizen):
-    return render(
+    return dashboard_body.cached_page(
         request,
-        "cabinet/dashboard.html",
-        {"citizen": citizen, "body": dashboard_body.render_body(citizen)},
+        citizen,
+        lambda: render(
+            request,
+            "cabinet/dashboard.html",
+            {"citizen": citizen, "body": dashboard_body.render_body(citizen)},
+        ),
     )
 
 

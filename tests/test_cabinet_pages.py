@@ -17,8 +17,8 @@ from consents.services import give_consent, remind_expiring_consents
 from events.models import LifeEvent
 from notifications.models import Notification
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
-from tests.factories import CitizenFactory, UserFactory
-from tests.helpers import login
+from tests.factories import CitizenFactory, UserFactory, second_factor_code
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
 
@@ -264,6 +264,67 @@ def test_a_cached_dashboard_follows_status_changes_and_language(
     signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
     assert "Applications in progress" in page
+
+
+def test_a_cached_dashboard_shows_messages_and_the_unread_count(
+    signed_in, anna, offer_for
+):
+    offer = offer_for(anna)
+    signed_in.get(reverse("cabinet:dashboard"))
+    signed_in.get(reverse("cabinet:dashboard"))
+
+    response = signed_in.post(
+        reverse("cabinet:offer-decline", args=[offer.pk]), follow=True
+    )
+
+    page = response.content.decode()
+    assert "Вы отказались от предложения." in page
+    assert reverse("cabinet:offer-detail", args=[offer.pk]) not in page
+
+    Notification.objects.filter(citizen=anna).update(read_at=timezone.now())
+    signed_in.get(reverse("cabinet:dashboard"))
+    Notification.objects.create(
+        citizen=anna,
+        kind=Notification.Kind.PAYMENT_NOTICE,
+        channel=Notification.Channel.CABINET,
+        object_key="test-unread",
+        status=Notification.Status.SENT,
+        body="Выплата",
+    )
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Уведомления (1)" in page
+
+
+def test_the_forms_of_a_cached_dashboard_carry_a_valid_csrf_token(anna):
+    """A cached page's forms were rendered for an earlier request: their
+    token must still match this browser's CSRF secret, also after the
+    secret changed at a new login."""
+    browser = Client(enforce_csrf_checks=True)
+    for _ in range(2):
+        login_page = browser.get(reverse("cabinet:login")).content.decode()
+        token = login_page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        browser.post(
+            reverse("cabinet:login"),
+            {
+                "username": anna.user.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token,
+            },
+        )
+        code = second_factor_code(anna.user)
+        code_page = browser.get(reverse("cabinet:otp-verify")).content.decode()
+        token = code_page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        browser.post(
+            reverse("cabinet:otp-verify"),
+            {"token": code, "csrfmiddlewaretoken": token},
+        )
+        for _ in range(2):
+            page = browser.get(reverse("cabinet:dashboard")).content.decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        response = browser.post(
+            reverse("cabinet:logout"), {"csrfmiddlewaretoken": token}
+        )
+        assert response.status_code == 302
 
 
 def test_the_profile_shows_sources_and_takes_an_error_report(signed_in, anna):
