@@ -253,7 +253,9 @@ def sign_in(token: str) -> str:
     assert status == 302, f"second factor answered {status}"
     status, _, _ = session.request("GET", "/")
     assert status == 200, f"dashboard answered {status}"
-    return session.cookies["sessionid"]
+    # Every cookie the browser now holds (session and CSRF), as it would
+    # send them.
+    return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
 
 
 def serve(env: dict, workers: int, threads: int) -> subprocess.Popen:
@@ -401,7 +403,7 @@ def main() -> int:
 
     server = serve(env, args.workers, args.threads)
     try:
-        cookie = f"sessionid={sign_in(data['token'])}"
+        cookie = sign_in(data["token"])
         load("/health/", "", 3)  # warm-up
         load("/", cookie, 3)
         bare = load("/health/", "", args.seconds)
