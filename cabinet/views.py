@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consents import services as consent_services
@@ -48,7 +48,7 @@ from .forms import (
     TokenForm,
 )
 from .middleware import REAUTH_AT
-from .models import Citizen
+from .models import Citizen, SMSDevice
 
 # The citizen with what every page header needs, in one hand-written
 # statement: the ORM spent more time composing this query than PostgreSQL
@@ -229,48 +229,140 @@ def otp_setup(request):
 
 def _confirm_new_totp(user, device) -> list[str]:
     """Keep only the new app and a fresh set of ten backup codes."""
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save()
-    StaticDevice.objects.filter(user=user).delete()
-    backup = StaticDevice.objects.create(user=user, name=_("Резервные коды"))
-    codes = [StaticToken.random_token() for _ in range(10)]
-    StaticToken.objects.bulk_create(
-        [StaticToken(device=backup, token=code) for code in codes]
+    return services.set_up_second_factor(user, device)
+
+
+def _masked(phone: str) -> str:
+    """The end of a number, enough for a person to recognise it."""
+    return f"•••{phone[-4:-2]}-{phone[-2:]}"
+
+
+def otp_setup_sms(request):
+    """The second factor by SMS: a code to the citizen's mobile number,
+    entered here, confirms the device (and proves the number)."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    if user_has_device(user) and not (
+        user.is_verified()
+        and time.time() - request.session.get(REAUTH_AT, 0)
+        <= settings.CABINET_REAUTH_MAX_AGE
+    ):
+        return redirect("cabinet:otp-verify")
+    citizen = Citizen.objects.filter(user=user).first()
+    phone = services.mobile_for_second_factor(citizen) if citizen else None
+    if phone is None:
+        messages.error(
+            request, _("Для кодов по SMS нужен подтверждённый мобильный телефон.")
+        )
+        return redirect("cabinet:otp-setup")
+
+    device = SMSDevice.objects.filter(user=user, confirmed=False, phone=phone).first()
+    form = TokenForm(request.POST if "token" in request.POST else None)
+    sent = False
+    if request.method == "POST" and "send" in request.POST:
+        if device is None:
+            device = SMSDevice.objects.create(
+                user=user, name=_("Код по SMS"), phone=phone, confirmed=False
+            )
+        sent = _send_sms_code(request, device)
+    elif request.method == "POST" and device is not None and form.is_valid():
+        device.session_key = request.session.session_key
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            codes = services.set_up_second_factor(user, device)
+            otp_login(request, device)
+            request.session[REAUTH_AT] = time.time()
+            return render(request, "cabinet/otp_backup_codes.html", {"codes": codes})
+        form.add_error("token", _throttle_message(device) or _wrong_code())
+    return render(
+        request,
+        "cabinet/otp_setup_sms.html",
+        {"form": form, "phone": _masked(phone), "sent": sent or device is not None},
     )
-    return codes
 
 
-def _match_second_factor(user, token: str):
-    """The device the token belongs to, or None. A six-digit code is tried
+def _send_sms_code(request, device) -> bool:
+    if not request.session.session_key:
+        request.session.cycle_key()
+    device.session_key = request.session.session_key
+    try:
+        device.generate_challenge()
+    except services.CabinetError as error:
+        messages.error(request, str(error))
+        return False
+    messages.info(
+        request,
+        _("Код отправлен на номер %(phone)s. Он действует 10 минут.")
+        % {"phone": _masked(device.phone)},
+    )
+    return True
+
+
+def _wrong_code():
+    return _("Код не подошёл. Проверьте его и введите снова.")
+
+
+def _throttle_message(device) -> str | None:
+    """A clear "wait" when django-otp's throttle holds the device after a
+    wrong code, instead of a refusal that looks like a wrong code."""
+    allowed, data = device.verify_is_allowed()
+    if allowed or not data:
+        return None
+    locked_until = data.get("locked_until")
+    seconds = 1
+    if locked_until is not None:
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds() + 0.999))
+    return _(
+        "Слишком частые попытки. Подождите %(seconds)s с и введите код снова."
+    ) % {"seconds": seconds}
+
+
+def _match_second_factor(user, token: str, session_key: str | None = None):
+    """The device the token belongs to (or None) and, when a throttle holds
+    the devices, a message saying how long to wait. A six-digit code is tried
     only on the app, anything else only on backup codes: each has its own
     throttle, so guessing one does not lock the person out of the other."""
     token = token.strip().replace(" ", "")
     if token.isdigit() and len(token) == 6:
-        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+        devices = [
+            *TOTPDevice.objects.filter(user=user, confirmed=True),
+            *SMSDevice.objects.filter(user=user, confirmed=True),
+        ]
     else:
-        devices = StaticDevice.objects.filter(user=user, confirmed=True)
+        devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
     for device in devices:
+        device.session_key = session_key
         if device.verify_token(token):
-            return device
-    return None
+            return device, None
+    waits = [m for m in map(_throttle_message, devices) if m]
+    return None, (waits[0] if waits else None)
 
 
 @login_required
 def otp_verify(request):
     if not user_has_device(request.user):
         return redirect("cabinet:otp-setup")
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        device = _match_second_factor(request.user, form.cleaned_data["token"])
+    sms = SMSDevice.objects.filter(user=request.user, confirmed=True).first()
+    form = TokenForm(request.POST if "token" in request.POST else None)
+    if request.method == "POST" and "send_sms" in request.POST and sms:
+        _send_sms_code(request, sms)
+    elif request.method == "POST" and form.is_valid():
+        device, wait = _match_second_factor(
+            request.user, form.cleaned_data["token"], request.session.session_key
+        )
         if device is not None:
             otp_login(request, device)
             return redirect(_safe_next(request, reverse("cabinet:dashboard")))
         form.add_error(
             "token",
-            _("Код не подошёл. После нескольких ошибок проверка замедляется."),
+            wait
+            or _("Код не подошёл. После нескольких ошибок проверка замедляется."),
         )
-    return render(request, "cabinet/otp_verify.html", {"form": form})
+    return render(
+        request,
+        "cabinet/otp_verify.html",
+        {"form": form, "sms_phone": _masked(sms.phone) if sms else None},
+    )
 
 
 def _safe_next(request, default: str) -> str:
@@ -284,21 +376,32 @@ def _safe_next(request, default: str) -> str:
 
 @login_required
 def reauth(request):
-    form = ReauthForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    sms = SMSDevice.objects.filter(user=request.user, confirmed=True).first()
+    form = ReauthForm(request.POST if "token" in request.POST else None)
+    if request.method == "POST" and "send_sms" in request.POST and sms:
+        _send_sms_code(request, sms)
+    elif request.method == "POST" and form.is_valid():
         user = authenticate(
             request,
             username=request.user.get_username(),
             password=form.cleaned_data["password"],
         )
         if user is not None and user.pk == request.user.pk:
-            device = _match_second_factor(user, form.cleaned_data["token"])
+            device, _wait = _match_second_factor(
+                user, form.cleaned_data["token"], request.session.session_key
+            )
             if device is not None:
                 request.session[REAUTH_AT] = time.time()
                 return redirect(_safe_next(request, reverse("cabinet:settings")))
         form.add_error(None, _("Пароль или код не подошли."))
     return render(
-        request, "cabinet/reauth.html", {"form": form, "next": _safe_next(request, "")}
+        request,
+        "cabinet/reauth.html",
+        {
+            "form": form,
+            "next": _safe_next(request, ""),
+            "sms_phone": _masked(sms.phone) if sms else None,
+        },
     )
 
 
