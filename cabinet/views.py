@@ -442,6 +442,8 @@ def offer_detail(request, citizen, pk):
         citizen.offers.select_related("service", "rule", "event"), pk=pk
     )
     offer_services.mark_offer_opened(citizen, offer.pk)
+    read = notification_services.mark_offer_notices_read(citizen, offer.pk)
+    citizen.unread = max(0, citizen.unread - read)  # the header's count
     return render(request, "cabinet/offer_detail.html", _offer_context(citizen, offer))
 
 
@@ -458,6 +460,7 @@ def offer_confirm(request, citizen, pk):
     except offer_services.OfferError:
         messages.error(request, _("Это предложение уже нельзя подтвердить."))
         return redirect("cabinet:offer-detail", pk=pk)
+    notification_services.mark_offer_notices_read(citizen, pk)
     messages.success(
         request,
         _("Заявление № %(number)s подано. Мы сообщим о его рассмотрении.")
@@ -845,6 +848,15 @@ def activity_entries(citizen) -> list[dict]:
                 "url": reverse("cabinet:offer-detail", args=[offer.pk]),
             }
         )
+        if offer.reminded_at:
+            entries.append(
+                {
+                    "at": offer.reminded_at,
+                    "what": _("Напоминание о предложении «%(service)s»")
+                    % {"service": offer.service.title},
+                    "url": reverse("cabinet:offer-detail", args=[offer.pk]),
+                }
+            )
         if offer.status in (Offer.Status.WITHDRAWN, Offer.Status.EXPIRED):
             entries.append(
                 {
@@ -858,16 +870,23 @@ def activity_entries(citizen) -> list[dict]:
                     "url": reverse("cabinet:offer-detail", args=[offer.pk]),
                 }
             )
-    for note in citizen.notifications.filter(status=Notification.Status.SENT).exclude(
-        channel=Notification.Channel.CABINET
-    ):
+    # Every notice the portal made, on every channel (the cabinet's own
+    # inbox too), with what became of it; only those still queued or
+    # deliberately not sent are left out.
+    waiting = (
+        Notification.Status.PENDING,
+        Notification.Status.SENDING,
+        Notification.Status.SKIPPED,
+    )
+    for note in citizen.notifications.exclude(status__in=waiting):
         entries.append(
             {
                 "at": note.sent_at or note.created_at,
-                "what": _("Отправлено уведомление «%(kind)s»: %(channel)s")
+                "what": _("Уведомление «%(kind)s» — %(channel)s: %(status)s")
                 % {
                     "kind": note.get_kind_display(),
                     "channel": note.get_channel_display(),
+                    "status": note.get_status_display(),
                 },
                 "url": "",
             }

@@ -345,6 +345,65 @@ def test_the_activity_log_lists_automatic_actions(signed_in, anna, offer_for):
     assert "Дано согласие" in page
 
 
+def test_the_activity_log_lists_every_channel_reminders_and_withdrawals(
+    signed_in, anna, offer_for
+):
+    """Regression: the log listed only email notices."""
+    from offers import services as offer_services
+
+    offer = offer_for(anna)
+    offer_services.remind_offer(offer.pk)
+    offer_services.withdraw_offer(offer.pk, "Запись реестра исправлена")
+    for channel in Notification.Channel:
+        Notification.objects.create(
+            citizen=anna,
+            kind=Notification.Kind.PAYMENT_NOTICE,
+            channel=channel,
+            object_key=f"activity-{channel}",
+            status=Notification.Status.DELIVERED,
+            sent_at=timezone.now(),
+        )
+
+    page = signed_in.get(reverse("cabinet:activity")).content.decode()
+
+    for channel in Notification.Channel:
+        assert f"сведения о выплате» — {channel.label}: доставлено" in page
+    assert "Напоминание о предложении «Материнский (семейный) капитал»" in page
+    assert "Запись реестра исправлена" in page
+
+
+def test_opening_an_offer_marks_its_cabinet_notices_read(signed_in, anna, offer_for):
+    """Regression: the offer's notice stayed unread after the citizen had
+    opened and confirmed the offer."""
+    offer = offer_for(anna)
+    notices = Notification.objects.filter(
+        offer=offer, channel=Notification.Channel.CABINET
+    )
+    notices.filter(status=Notification.Status.PENDING).update(
+        status=Notification.Status.SENT
+    )
+    assert notices.filter(read_at__isnull=True).exists()
+
+    page = signed_in.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+
+    assert not notices.filter(read_at__isnull=True).exists()
+    assert "Уведомления (" not in page.content.decode()
+
+
+def test_confirming_an_offer_marks_its_cabinet_notices_read(
+    signed_in, anna, offer_for
+):
+    offer = offer_for(anna)
+    notices = Notification.objects.filter(
+        offer=offer, channel=Notification.Channel.CABINET
+    )
+    notices.update(status=Notification.Status.SENT, read_at=None)
+
+    signed_in.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+
+    assert notices.exists() and not notices.filter(read_at__isnull=True).exists()
+
+
 def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):
     offer_for(anna)
     response = signed_in.get(reverse("cabinet:export"))
