@@ -37,6 +37,7 @@ from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
 from . import services
+from .display import display_rows
 from .forms import (
     ConsentForm,
     DocumentForm,
@@ -423,7 +424,7 @@ def dashboard(request, citizen):
 
 def _offer_context(citizen, offer, document_form=None):
     correctable = set(offer.service.correctable_fields)
-    fields = rows_for(offer.prefill, offer.service.prefill_fields)
+    fields = display_rows(rows_for(offer.prefill, offer.service.prefill_fields))
     for row in fields:
         row["correctable"] = row["key"] in correctable
     return {
@@ -551,7 +552,9 @@ def application_detail(request, citizen, pk):
             "application": application,
             "history": application.history.all(),
             "documents": application.result_documents.all(),
-            "fields": rows_for(application.data, application.service.prefill_fields),
+            "fields": display_rows(
+                rows_for(application.data, application.service.prefill_fields)
+            ),
             "statuses": Application.Status,
         },
     )

@@ -16,6 +16,7 @@ from consents.models import Consent
 from consents.services import give_consent, remind_expiring_consents
 from events.models import LifeEvent
 from notifications.models import Notification
+from offers import services as offer_services
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
 from tests.factories import CitizenFactory, UserFactory, second_factor_code
 from tests.helpers import PASSWORD, login
@@ -402,6 +403,36 @@ def test_confirming_an_offer_marks_its_cabinet_notices_read(
     signed_in.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
 
     assert notices.exists() and not notices.filter(read_at__isnull=True).exists()
+
+
+def test_offer_and_application_pages_show_values_as_people_write_them(
+    signed_in, anna, offer_for
+):
+    """Regression: ISO dates, "616617.00", "M" and bare SNILS digits were
+    shown as stored."""
+    from events.values import format_snils
+
+    Service.objects.filter(code="maternity-capital").update(correctable_fields=[])
+    offer = offer_for(anna)
+    assert offer.prefill["capital_amount"] == "616617.00"
+
+    page = signed_in.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+    text = page.content.decode()
+
+    assert "616\u00a0617,00\u00a0₽" in text and "616617.00" not in text
+    assert "01.10.2026" in text and "2026-10-01" not in text
+    assert ">мужской<" in text
+    assert format_snils(anna.snils) in text
+
+    application = offer_services.accept_offer(anna, offer.pk)
+    page = signed_in.get(reverse("cabinet:application-detail", args=[application.pk]))
+    text = page.content.decode()
+    assert "616\u00a0617,00\u00a0₽" in text and "01.10.2026" in text
+    assert format_snils(anna.snils) in text and ">мужской<" in text
+
+    signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = signed_in.get(reverse("cabinet:application-detail", args=[application.pk]))
+    assert "616,617.00\u00a0₽" in page.content.decode()
 
 
 def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):
