@@ -13,10 +13,20 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils import formats
+from django.utils.translation import gettext_noop
 
 from events.values import format_snils
 
 from .models import Citizen
+
+# Service titles live in the database (offers.Service.title, in Russian);
+# listed here so makemessages puts them in the catalogue and the pages can
+# show them in English (the ``translated`` filter, service_title()). A new
+# service adds its title here.
+SERVICE_TITLES = [
+    gettext_noop("Материнский (семейный) капитал"),
+    gettext_noop("Государственная регистрация рождения"),
+]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
@@ -54,3 +64,9 @@ def display_rows(rows: list[dict]) -> list[dict]:
     for row in rows:
         row["display"] = display_value(row["key"], row["value"])
     return rows
+
+
+def service_title(service) -> str:
+    from django.utils.translation import gettext
+
+    return gettext(service.title)

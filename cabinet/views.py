@@ -37,7 +37,7 @@ from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
 from . import services
-from .display import display_rows
+from .display import display_rows, service_title
 from .forms import (
     ConsentForm,
     DocumentForm,
@@ -847,7 +847,7 @@ def activity_entries(citizen) -> list[dict]:
             {
                 "at": offer.created_at,
                 "what": _("Подготовлено предложение «%(service)s»")
-                % {"service": offer.service.title},
+                % {"service": service_title(offer.service)},
                 "url": reverse("cabinet:offer-detail", args=[offer.pk]),
             }
         )
@@ -856,7 +856,7 @@ def activity_entries(citizen) -> list[dict]:
                 {
                     "at": offer.reminded_at,
                     "what": _("Напоминание о предложении «%(service)s»")
-                    % {"service": offer.service.title},
+                    % {"service": service_title(offer.service)},
                     "url": reverse("cabinet:offer-detail", args=[offer.pk]),
                 }
             )
@@ -866,7 +866,7 @@ def activity_entries(citizen) -> list[dict]:
                     "at": offer.decided_at or offer.expires_at,
                     "what": _("Предложение «%(service)s»: %(status)s. %(reason)s")
                     % {
-                        "service": offer.service.title,
+                        "service": service_title(offer.service),
                         "status": offer.get_status_display(),
                         "reason": offer.status_reason,
                     },
