@@ -48,8 +48,10 @@ PLURALS = {
         "Verification temporarily disabled because of %(failure_count)d failed "
         "attempt, please try again soon."
     ): (
-        "Verification temporarily disabled because of %(failure_count)d failed "
-        "attempts, please try again soon.",
+        (
+            "Verification temporarily disabled because of %(failure_count)d "
+            "failed attempts, please try again soon."
+        ),
         [
             (
                 "Проверка приостановлена после %(failure_count)d неверной "
