@@ -123,7 +123,10 @@ class Steps:
             target = self.page
             if self.auditor is not None:
                 html = re.sub(
-                    r"<script\b.*?</script>", "", self.page.content(), flags=re.S | re.I
+                    r"<script\b.*?</script>",
+                    "",
+                    self.page.content(),
+                    flags=re.DOTALL | re.IGNORECASE,
                 )
                 self.auditor.set_content(html)
                 target = self.auditor
