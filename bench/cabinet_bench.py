@@ -7,8 +7,11 @@
    offer each (INSERT ... SELECT generate_series);
 2. gives one citizen an account with both factors and a few offers,
    applications and upcoming payments, and signs in over HTTP (password,
-   then a one-time backup code);
-3. serves the portal with gunicorn (gthread, 2 workers x 8 threads);
+   then a one-time backup code); the load sends the cookies the browser
+   then holds (session and CSRF);
+3. serves the portal with gunicorn under the production settings
+   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 4
+   threads; --workers/--threads to try others);
 4. loads ``/health/`` (the bare page) and ``/`` (the dashboard) in turn with
    16 concurrent keep-alive connections, with ``wrk`` when it is installed
    (``apt-get install wrk``), otherwise with a small threaded Python client;
@@ -41,7 +44,8 @@ PY = sys.executable
 HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8961"))
 CONNECTIONS = 16
 PASSWORD = "bench-password-2026"
-WORKERS, THREADS = 2, 8
+# The production defaults of proactive_portal/gunicorn_conf.py.
+WORKERS, THREADS = os.cpu_count() or 2, 4
 
 
 def log(message: str) -> None:
@@ -259,26 +263,23 @@ def sign_in(token: str) -> str:
 
 
 def serve(env: dict, workers: int, threads: int) -> subprocess.Popen:
-    # One server, one configuration, for the bare page and the dashboard.
+    # One server, one configuration, for the bare page and the dashboard:
+    # the production settings (proactive_portal/gunicorn_conf.py).
     process = subprocess.Popen(
         [
             PY,
             "-m",
             "gunicorn",
             "proactive_portal.wsgi",
+            "--config",
+            "python:proactive_portal.gunicorn_conf",
             "--bind",
             f"{HOST}:{PORT}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "WEB_WORKERS": str(workers), "WEB_THREADS": str(threads)},
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
