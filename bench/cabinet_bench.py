@@ -10,7 +10,7 @@
    then a one-time backup code); the load sends the cookies the browser
    then holds (session and CSRF);
 3. serves the portal with gunicorn under the production settings
-   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 4
+   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 8
    threads; --workers/--threads to try others);
 4. loads ``/health/`` (the bare page) and ``/`` (the dashboard) in turn with
    16 concurrent keep-alive connections, with ``wrk`` when it is installed
@@ -45,7 +45,7 @@ HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8961"))
 CONNECTIONS = 16
 PASSWORD = "bench-password-2026"
 # The production defaults of proactive_portal/gunicorn_conf.py.
-WORKERS, THREADS = os.cpu_count() or 2, 4
+WORKERS, THREADS = os.cpu_count() or 2, 8
 
 
 def log(message: str) -> None:

@@ -12,5 +12,5 @@ import os
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
-threads = int(os.environ.get("WEB_THREADS") or 4)
+threads = int(os.environ.get("WEB_THREADS") or 8)
 keepalive = 5
