@@ -12,4 +12,4 @@ RUN useradd --system --home /app portal && mkdir -p /app/.data && chown portal /
 USER portal
 
 EXPOSE 8000
-CMD ["gunicorn", "proactive_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "proactive_portal.wsgi", "--config", "python:proactive_portal.gunicorn_conf"]

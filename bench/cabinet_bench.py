@@ -7,8 +7,11 @@
    offer each (INSERT ... SELECT generate_series);
 2. gives one citizen an account with both factors and a few offers,
    applications and upcoming payments, and signs in over HTTP (password,
-   then a one-time backup code);
-3. serves the portal with gunicorn (gthread, 2 workers x 8 threads);
+   then a one-time backup code); the load sends the cookies the browser
+   then holds (session and CSRF);
+3. serves the portal with gunicorn under the production settings
+   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 8
+   threads; --workers/--threads to try others);
 4. loads ``/health/`` (the bare page) and ``/`` (the dashboard) in turn with
    16 concurrent keep-alive connections, with ``wrk`` when it is installed
    (``apt-get install wrk``), otherwise with a small threaded Python client;
@@ -41,6 +44,8 @@ PY = sys.executable
 HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8961"))
 CONNECTIONS = 16
 PASSWORD = "bench-password-2026"
+# The production defaults of proactive_portal/gunicorn_conf.py.
+WORKERS, THREADS = os.cpu_count() or 2, 8
 
 
 def log(message: str) -> None:
@@ -252,29 +257,29 @@ def sign_in(token: str) -> str:
     assert status == 302, f"second factor answered {status}"
     status, _, _ = session.request("GET", "/")
     assert status == 200, f"dashboard answered {status}"
-    return session.cookies["sessionid"]
+    # Every cookie the browser now holds (session and CSRF), as it would
+    # send them.
+    return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
 
 
-def serve(env: dict) -> subprocess.Popen:
+def serve(env: dict, workers: int, threads: int) -> subprocess.Popen:
+    # One server, one configuration, for the bare page and the dashboard:
+    # the production settings (proactive_portal/gunicorn_conf.py).
     process = subprocess.Popen(
         [
             PY,
             "-m",
             "gunicorn",
             "proactive_portal.wsgi",
+            "--config",
+            "python:proactive_portal.gunicorn_conf",
             "--bind",
             f"{HOST}:{PORT}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "8",
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "WEB_WORKERS": str(workers), "WEB_THREADS": str(threads)},
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -382,6 +387,8 @@ def main() -> int:
     parser.add_argument("--citizens", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args()
 
     client = args.client
@@ -395,9 +402,9 @@ def main() -> int:
     data = fill(env, args.citizens)
     env.pop("_ADMIN_URL")
 
-    server = serve(env)
+    server = serve(env, args.workers, args.threads)
     try:
-        cookie = f"sessionid={sign_in(data['token'])}"
+        cookie = sign_in(data["token"])
         load("/health/", "", 3)  # warm-up
         load("/", cookie, 3)
         bare = load("/health/", "", args.seconds)
@@ -418,6 +425,8 @@ def main() -> int:
         "citizens": data["citizens"],
         "offers": data["offers"],
         "connections": CONNECTIONS,
+        "workers": args.workers,
+        "threads": args.threads,
         "seconds": args.seconds,
         "bare_rps": round(bare["rps"], 1),
         "dashboard_rps": round(dashboard["rps"], 1),

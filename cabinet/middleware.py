@@ -62,6 +62,7 @@ _OPEN_BEFORE_SECOND_FACTOR = {
     "cabinet:register-confirm",
     "cabinet:otp-verify",
     "cabinet:otp-setup",
+    "cabinet:otp-setup-sms",
     "set_language",
 }
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin
 
 
 class Citizen(models.Model):
@@ -173,3 +174,51 @@ class ErrorReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field} ({self.get_status_display()})"
+
+
+class SMSDevice(ThrottlingMixin, Device):
+    """The second factor by SMS: a six-digit code sent to the citizen's
+    verified mobile number at each login.
+
+    The codes are cabinet.PhoneCode rows, made and checked by the same
+    services as the phone proof (cabinet.services.request_phone_code and
+    confirm_phone_code), so they share its rules: hashed, ten minutes, one
+    use, tied to the session that asked, five wrong tries, three per 15
+    minutes and ten a day per number. django-otp's throttle slows guessing
+    on top. ``verify_token`` needs ``session_key`` set by the caller: a
+    code is only good in the session it was sent for.
+    """
+
+    phone = models.CharField(_("телефон"), max_length=16)
+
+    session_key: str | None = None
+
+    class Meta:
+        verbose_name = _("вход по коду из SMS")
+        verbose_name_plural = _("входы по коду из SMS")
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_SMS_THROTTLE_FACTOR", 1)
+
+    def generate_challenge(self) -> None:
+        from . import services
+
+        if not self.session_key:
+            raise ValueError("SMSDevice.generate_challenge needs session_key")
+        services.send_login_code(self, self.session_key)
+
+    def verify_token(self, token) -> bool:
+        from . import services
+
+        allowed, _data = self.verify_is_allowed()
+        if not allowed or not self.session_key:
+            return False
+        try:
+            services.confirm_phone_code(
+                self.user.citizen, str(token), self.session_key, phone=self.phone
+            )
+        except services.CabinetError:
+            self.throttle_increment()
+            return False
+        self.throttle_reset()
+        return True

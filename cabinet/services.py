@@ -163,8 +163,12 @@ def _code_hash(code_id_salt: str, code: str) -> str:
 
 
 @transaction.atomic
-def request_phone_code(citizen: Citizen, raw_phone: str, session_key: str) -> None:
-    """Send a six-digit code to the number, for this session only."""
+def request_phone_code(
+    citizen: Citizen, raw_phone: str, session_key: str, *, for_login: bool = False
+) -> None:
+    """Send a six-digit code to the number, for this session only. Codes for
+    the phone proof and for login (the SMS second factor) count together
+    against the number's limits."""
     phone = normalize_mobile(raw_phone)
     now = timezone.now()
 
@@ -190,19 +194,24 @@ def request_phone_code(citizen: Citizen, raw_phone: str, session_key: str) -> No
         session_key_hash=_session_hash(session_key),
         expires_at=now + PHONE_CODE_TTL,
     )
-    text = _("Код подтверждения телефона: %(code)s. Никому его не сообщайте.") % {
-        "code": code
-    }
+    if for_login:
+        text = _("Код для входа на портал: %(code)s. Никому его не сообщайте.")
+    else:
+        text = _("Код подтверждения телефона: %(code)s. Никому его не сообщайте.")
+    text = text % {"code": code}
     transaction.on_commit(
         lambda: notification_services.send_direct_sms(phone, text)
     )
     logger.info("phone code sent code=%s citizen=%s", row.pk, citizen.pk)
 
 
-def confirm_phone_code(citizen: Citizen, code: str, session_key: str) -> None:
+def confirm_phone_code(
+    citizen: Citizen, code: str, session_key: str, *, phone: str | None = None
+) -> None:
     """Check the code; on success the number becomes the citizen's verified
     mobile. Every wrong try is counted (and committed before the error is
-    raised), and a code dies after five of them."""
+    raised), and a code dies after five of them. ``phone``: the code must
+    have been sent to this number (the SMS second factor's)."""
     now = timezone.now()
     invalid = CabinetError(_("Код неверен или устарел. Запросите новый код."))
     with transaction.atomic():
@@ -216,6 +225,7 @@ def confirm_phone_code(citizen: Citizen, code: str, session_key: str) -> None:
             row is None
             or row.expires_at <= now
             or row.attempts >= PHONE_CODE_MAX_TRIES
+            or (phone is not None and row.phone != phone)
             or not constant_time_compare(
                 row.session_key_hash, _session_hash(session_key)
             )
@@ -236,6 +246,52 @@ def confirm_phone_code(citizen: Citizen, code: str, session_key: str) -> None:
         logger.info("phone code wrong code=%s attempts=%d", row.pk, row.attempts)
         raise invalid
     logger.info("phone verified code=%s citizen=%s", row.pk, citizen.pk)
+
+
+def mobile_for_second_factor(citizen: Citizen) -> str | None:
+    """The number login codes may go to: the verified mobile, else the
+    registry's mobile number (proved by the first code entered), else
+    None."""
+    if citizen.phone and (citizen.phone_verified_at or citizen.phone_is_mobile):
+        try:
+            return normalize_mobile(citizen.phone)
+        except CabinetError:
+            return None
+    return None
+
+
+def send_login_code(device, session_key: str) -> None:
+    """Send a login code to the SMS device's number (limits as for phone
+    codes; CabinetError when a limit is reached)."""
+    request_phone_code(device.user.citizen, device.phone, session_key, for_login=True)
+
+
+@transaction.atomic
+def set_up_second_factor(user, device) -> list[str]:
+    """Make ``device`` (an app or SMS) the user's only second factor, with
+    a fresh set of ten single-use backup codes, which are returned."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from .models import SMSDevice
+
+    for model in (TOTPDevice, SMSDevice):
+        others = model.objects.filter(user=user)
+        if isinstance(device, model):
+            others = others.exclude(pk=device.pk)
+        others.delete()
+    device.confirmed = True
+    device.save()
+    StaticDevice.objects.filter(user=user).delete()
+    backup = StaticDevice.objects.create(user=user, name=_("Резервные коды"))
+    codes = [StaticToken.random_token() for _ in range(10)]
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=backup, token=code) for code in codes]
+    )
+    logger.info(
+        "second factor set up user=%s device=%s", user.pk, device.persistent_id
+    )
+    return codes
 
 
 # Consent --------------------------------------------------------------------

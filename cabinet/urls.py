@@ -17,6 +17,7 @@ urlpatterns = [
         name="register-confirm",
     ),
     path("2fa/setup/", views.otp_setup, name="otp-setup"),
+    path("2fa/setup/sms/", views.otp_setup_sms, name="otp-setup-sms"),
     path("2fa/", views.otp_verify, name="otp-verify"),
     path("reauth/", views.reauth, name="reauth"),
     path("offers/<int:pk>/", views.offer_detail, name="offer-detail"),

@@ -14,8 +14,6 @@ from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consents import services as consent_services
@@ -37,7 +35,9 @@ from offers import services as offer_services
 from offers.models import Application, Document, Offer, ResultDocument, Service
 from offers.prefill import rows_for
 
+from . import dashboard as dashboard_body
 from . import services
+from .display import display_rows, service_title
 from .forms import (
     ConsentForm,
     DocumentForm,
@@ -49,57 +49,73 @@ from .forms import (
     TokenForm,
 )
 from .middleware import REAUTH_AT
-from .models import Citizen
+from .models import Citizen, SMSDevice
+
+# The citizen with what every page header needs, in one hand-written
+# statement: the ORM spent more time composing this query than PostgreSQL
+# spends running it, on every page view.
+_CITIZEN_SQL = """
+SELECT {citizen}.*,
+  EXISTS (SELECT 1 FROM {consent} k
+           WHERE k.citizen_id = {citizen}.id AND k.purpose = %s
+             AND k.revoked_at IS NULL AND k.valid_until > %s) AS has_consent,
+  (SELECT count(*) FROM {notification} n
+    WHERE n.citizen_id = {citizen}.id AND n.channel = %s AND n.status = %s
+      AND n.read_at IS NULL) AS unread
+  {extra}
+FROM {citizen} WHERE {citizen}.user_id = %s
+"""
 
 
-def load_citizen(request):
+def load_citizen(request, annotate: dict | None = None):
     """The logged-in citizen, with what the page header needs (unread
-    count, consent) in the same query; None for accounts without one."""
+    count, consent) and a page's own ``annotate`` (name -> (sql, params),
+    the sql may name the ``cabinet_citizen`` row) in the same query; None
+    for accounts without one."""
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_cabinet_citizen"):
-        active = Consent.objects.filter(
-            citizen_id=OuterRef("pk"),
-            purpose=Consent.Purpose.PROACTIVE,
-            revoked_at__isnull=True,
-            valid_until__gt=timezone.now(),
+        extra_sql, extra_params = "", []
+        for name, (sql, params) in (annotate or {}).items():
+            extra_sql += f", ({sql}) AS {name}"
+            extra_params.extend(params)
+        sql = _CITIZEN_SQL.format(
+            citizen=Citizen._meta.db_table,
+            consent=Consent._meta.db_table,
+            notification=Notification._meta.db_table,
+            extra=extra_sql,
         )
-        unread = (
-            Notification.objects.filter(
-                citizen_id=OuterRef("pk"),
-                channel=Notification.Channel.CABINET,
-                status=Notification.Status.SENT,
-                read_at__isnull=True,
-            )
-            .order_by()
-            .values("citizen_id")
-            .annotate(n=Count("id"))
-            .values("n")
-        )
-        request._cabinet_citizen = (
-            Citizen.objects.filter(user_id=request.user.pk)
-            .annotate(
-                has_consent=Exists(active),
-                unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
-            )
-            .first()
-        )
+        params = [
+            Consent.Purpose.PROACTIVE.value,
+            timezone.now(),
+            Notification.Channel.CABINET.value,
+            Notification.Status.SENT.value,
+            *extra_params,
+            request.user.pk,
+        ]
+        found = list(Citizen.objects.raw(sql, params))
+        request._cabinet_citizen = found[0] if found else None
     return request._cabinet_citizen
 
 
-def citizen_required(view):
+def citizen_required(view=None, *, annotate=None):
     """Logged in with both factors, and the account belongs to a citizen
-    (staff accounts of officials have no cabinet)."""
+    (staff accounts of officials have no cabinet). ``annotate``: a callable
+    giving extra annotations for the citizen query, so a page loads what it
+    needs of the citizen in that one query."""
 
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        citizen = load_citizen(request)
-        if citizen is None:
-            raise Http404("no citizen profile for this account")
-        return view(request, citizen, *args, **kwargs)
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            citizen = load_citizen(request, annotate() if annotate else None)
+            if citizen is None:
+                raise Http404("no citizen profile for this account")
+            return view(request, citizen, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 def fresh_login_required(view):
@@ -214,48 +230,140 @@ def otp_setup(request):
 
 def _confirm_new_totp(user, device) -> list[str]:
     """Keep only the new app and a fresh set of ten backup codes."""
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save()
-    StaticDevice.objects.filter(user=user).delete()
-    backup = StaticDevice.objects.create(user=user, name=_("Резервные коды"))
-    codes = [StaticToken.random_token() for _ in range(10)]
-    StaticToken.objects.bulk_create(
-        [StaticToken(device=backup, token=code) for code in codes]
+    return services.set_up_second_factor(user, device)
+
+
+def _masked(phone: str) -> str:
+    """The end of a number, enough for a person to recognise it."""
+    return f"•••{phone[-4:-2]}-{phone[-2:]}"
+
+
+def otp_setup_sms(request):
+    """The second factor by SMS: a code to the citizen's mobile number,
+    entered here, confirms the device (and proves the number)."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    if user_has_device(user) and not (
+        user.is_verified()
+        and time.time() - request.session.get(REAUTH_AT, 0)
+        <= settings.CABINET_REAUTH_MAX_AGE
+    ):
+        return redirect("cabinet:otp-verify")
+    citizen = Citizen.objects.filter(user=user).first()
+    phone = services.mobile_for_second_factor(citizen) if citizen else None
+    if phone is None:
+        messages.error(
+            request, _("Для кодов по SMS нужен подтверждённый мобильный телефон.")
+        )
+        return redirect("cabinet:otp-setup")
+
+    device = SMSDevice.objects.filter(user=user, confirmed=False, phone=phone).first()
+    form = TokenForm(request.POST if "token" in request.POST else None)
+    sent = False
+    if request.method == "POST" and "send" in request.POST:
+        if device is None:
+            device = SMSDevice.objects.create(
+                user=user, name=_("Код по SMS"), phone=phone, confirmed=False
+            )
+        sent = _send_sms_code(request, device)
+    elif request.method == "POST" and device is not None and form.is_valid():
+        device.session_key = request.session.session_key
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            codes = services.set_up_second_factor(user, device)
+            otp_login(request, device)
+            request.session[REAUTH_AT] = time.time()
+            return render(request, "cabinet/otp_backup_codes.html", {"codes": codes})
+        form.add_error("token", _throttle_message(device) or _wrong_code())
+    return render(
+        request,
+        "cabinet/otp_setup_sms.html",
+        {"form": form, "phone": _masked(phone), "sent": sent or device is not None},
     )
-    return codes
 
 
-def _match_second_factor(user, token: str):
-    """The device the token belongs to, or None. A six-digit code is tried
+def _send_sms_code(request, device) -> bool:
+    if not request.session.session_key:
+        request.session.cycle_key()
+    device.session_key = request.session.session_key
+    try:
+        device.generate_challenge()
+    except services.CabinetError as error:
+        messages.error(request, str(error))
+        return False
+    messages.info(
+        request,
+        _("Код отправлен на номер %(phone)s. Он действует 10 минут.")
+        % {"phone": _masked(device.phone)},
+    )
+    return True
+
+
+def _wrong_code():
+    return _("Код не подошёл. Проверьте его и введите снова.")
+
+
+def _throttle_message(device) -> str | None:
+    """A clear "wait" when django-otp's throttle holds the device after a
+    wrong code, instead of a refusal that looks like a wrong code."""
+    allowed, data = device.verify_is_allowed()
+    if allowed or not data:
+        return None
+    locked_until = data.get("locked_until")
+    seconds = 1
+    if locked_until is not None:
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds() + 0.999))
+    return _(
+        "Слишком частые попытки. Подождите %(seconds)s с и введите код снова."
+    ) % {"seconds": seconds}
+
+
+def _match_second_factor(user, token: str, session_key: str | None = None):
+    """The device the token belongs to (or None) and, when a throttle holds
+    the devices, a message saying how long to wait. A six-digit code is tried
     only on the app, anything else only on backup codes: each has its own
     throttle, so guessing one does not lock the person out of the other."""
     token = token.strip().replace(" ", "")
     if token.isdigit() and len(token) == 6:
-        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+        devices = [
+            *TOTPDevice.objects.filter(user=user, confirmed=True),
+            *SMSDevice.objects.filter(user=user, confirmed=True),
+        ]
     else:
-        devices = StaticDevice.objects.filter(user=user, confirmed=True)
+        devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
     for device in devices:
+        device.session_key = session_key
         if device.verify_token(token):
-            return device
-    return None
+            return device, None
+    waits = [m for m in map(_throttle_message, devices) if m]
+    return None, (waits[0] if waits else None)
 
 
 @login_required
 def otp_verify(request):
     if not user_has_device(request.user):
         return redirect("cabinet:otp-setup")
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        device = _match_second_factor(request.user, form.cleaned_data["token"])
+    sms = SMSDevice.objects.filter(user=request.user, confirmed=True).first()
+    form = TokenForm(request.POST if "token" in request.POST else None)
+    if request.method == "POST" and "send_sms" in request.POST and sms:
+        _send_sms_code(request, sms)
+    elif request.method == "POST" and form.is_valid():
+        device, wait = _match_second_factor(
+            request.user, form.cleaned_data["token"], request.session.session_key
+        )
         if device is not None:
             otp_login(request, device)
             return redirect(_safe_next(request, reverse("cabinet:dashboard")))
         form.add_error(
             "token",
-            _("Код не подошёл. После нескольких ошибок проверка замедляется."),
+            wait
+            or _("Код не подошёл. После нескольких ошибок проверка замедляется."),
         )
-    return render(request, "cabinet/otp_verify.html", {"form": form})
+    return render(
+        request,
+        "cabinet/otp_verify.html",
+        {"form": form, "sms_phone": _masked(sms.phone) if sms else None},
+    )
 
 
 def _safe_next(request, default: str) -> str:
@@ -269,55 +377,54 @@ def _safe_next(request, default: str) -> str:
 
 @login_required
 def reauth(request):
-    form = ReauthForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    sms = SMSDevice.objects.filter(user=request.user, confirmed=True).first()
+    form = ReauthForm(request.POST if "token" in request.POST else None)
+    if request.method == "POST" and "send_sms" in request.POST and sms:
+        _send_sms_code(request, sms)
+    elif request.method == "POST" and form.is_valid():
         user = authenticate(
             request,
             username=request.user.get_username(),
             password=form.cleaned_data["password"],
         )
         if user is not None and user.pk == request.user.pk:
-            device = _match_second_factor(user, form.cleaned_data["token"])
+            device, _wait = _match_second_factor(
+                user, form.cleaned_data["token"], request.session.session_key
+            )
             if device is not None:
                 request.session[REAUTH_AT] = time.time()
                 return redirect(_safe_next(request, reverse("cabinet:settings")))
         form.add_error(None, _("Пароль или код не подошли."))
     return render(
-        request, "cabinet/reauth.html", {"form": form, "next": _safe_next(request, "")}
+        request,
+        "cabinet/reauth.html",
+        {
+            "form": form,
+            "next": _safe_next(request, ""),
+            "sms_phone": _masked(sms.phone) if sms else None,
+        },
     )
 
 
 # Dashboard, offers, applications, notifications ----------------------------
 
 
-@citizen_required
+@citizen_required(annotate=dashboard_body.fingerprint_annotation)
 def dashboard(request, citizen):
-    offers = citizen.offers.filter(status__in=Offer.OPEN).select_related(
-        "service"
-    )[:20]
-    applications = citizen.applications.filter(
-        status__in=Application.OPEN_STATUSES
-    ).select_related("service")[:10]
-    upcoming = LifeEvent.objects.filter(
-        citizen=citizen,
-        event_type__in=[LifeEvent.Type.PAYMENT, LifeEvent.Type.TAX_NOTICE],
-        occurred_on__gte=timezone.localdate(),
-    ).order_by("occurred_on")[:10]
-    return render(
+    return dashboard_body.cached_page(
         request,
-        "cabinet/dashboard.html",
-        {
-            "citizen": citizen,
-            "offers": offers,
-            "applications": applications,
-            "upcoming": upcoming,
-        },
+        citizen,
+        lambda: render(
+            request,
+            "cabinet/dashboard.html",
+            {"citizen": citizen, "body": dashboard_body.render_body(citizen)},
+        ),
     )
 
 
 def _offer_context(citizen, offer, document_form=None):
     correctable = set(offer.service.correctable_fields)
-    fields = rows_for(offer.prefill, offer.service.prefill_fields)
+    fields = display_rows(rows_for(offer.prefill, offer.service.prefill_fields))
     for row in fields:
         row["correctable"] = row["key"] in correctable
     return {
@@ -336,6 +443,8 @@ def offer_detail(request, citizen, pk):
         citizen.offers.select_related("service", "rule", "event"), pk=pk
     )
     offer_services.mark_offer_opened(citizen, offer.pk)
+    read = notification_services.mark_offer_notices_read(citizen, offer.pk)
+    citizen.unread = max(0, citizen.unread - read)  # the header's count
     return render(request, "cabinet/offer_detail.html", _offer_context(citizen, offer))
 
 
@@ -352,6 +461,7 @@ def offer_confirm(request, citizen, pk):
     except offer_services.OfferError:
         messages.error(request, _("Это предложение уже нельзя подтвердить."))
         return redirect("cabinet:offer-detail", pk=pk)
+    notification_services.mark_offer_notices_read(citizen, pk)
     messages.success(
         request,
         _("Заявление № %(number)s подано. Мы сообщим о его рассмотрении.")
@@ -442,7 +552,9 @@ def application_detail(request, citizen, pk):
             "application": application,
             "history": application.history.all(),
             "documents": application.result_documents.all(),
-            "fields": rows_for(application.data, application.service.prefill_fields),
+            "fields": display_rows(
+                rows_for(application.data, application.service.prefill_fields)
+            ),
             "statuses": Application.Status,
         },
     )
@@ -735,33 +847,49 @@ def activity_entries(citizen) -> list[dict]:
             {
                 "at": offer.created_at,
                 "what": _("Подготовлено предложение «%(service)s»")
-                % {"service": offer.service.title},
+                % {"service": service_title(offer.service)},
                 "url": reverse("cabinet:offer-detail", args=[offer.pk]),
             }
         )
+        if offer.reminded_at:
+            entries.append(
+                {
+                    "at": offer.reminded_at,
+                    "what": _("Напоминание о предложении «%(service)s»")
+                    % {"service": service_title(offer.service)},
+                    "url": reverse("cabinet:offer-detail", args=[offer.pk]),
+                }
+            )
         if offer.status in (Offer.Status.WITHDRAWN, Offer.Status.EXPIRED):
             entries.append(
                 {
                     "at": offer.decided_at or offer.expires_at,
                     "what": _("Предложение «%(service)s»: %(status)s. %(reason)s")
                     % {
-                        "service": offer.service.title,
+                        "service": service_title(offer.service),
                         "status": offer.get_status_display(),
                         "reason": offer.status_reason,
                     },
                     "url": reverse("cabinet:offer-detail", args=[offer.pk]),
                 }
             )
-    for note in citizen.notifications.filter(status=Notification.Status.SENT).exclude(
-        channel=Notification.Channel.CABINET
-    ):
+    # Every notice the portal made, on every channel (the cabinet's own
+    # inbox too), with what became of it; only those still queued or
+    # deliberately not sent are left out.
+    waiting = (
+        Notification.Status.PENDING,
+        Notification.Status.SENDING,
+        Notification.Status.SKIPPED,
+    )
+    for note in citizen.notifications.exclude(status__in=waiting):
         entries.append(
             {
                 "at": note.sent_at or note.created_at,
-                "what": _("Отправлено уведомление «%(kind)s»: %(channel)s")
+                "what": _("Уведомление «%(kind)s» — %(channel)s: %(status)s")
                 % {
                     "kind": note.get_kind_display(),
                     "channel": note.get_channel_display(),
+                    "status": note.get_status_display(),
                 },
                 "url": "",
             }

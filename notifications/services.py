@@ -932,6 +932,17 @@ def mark_read(citizen, notification_id: int) -> None:
     ).update(read_at=timezone.now())
 
 
+def mark_offer_notices_read(citizen, offer_id: int) -> int:
+    """The citizen opened or confirmed the offer: its cabinet notices (new
+    offer, reminder) have done their job. One UPDATE, safe to repeat."""
+    return Notification.objects.filter(
+        citizen=citizen,
+        offer_id=offer_id,
+        channel=Notification.Channel.CABINET,
+        read_at__isnull=True,
+    ).update(read_at=timezone.now())
+
+
 @transaction.atomic
 def save_preferences(
     citizen,

@@ -16,9 +16,10 @@ from consents.models import Consent
 from consents.services import give_consent, remind_expiring_consents
 from events.models import LifeEvent
 from notifications.models import Notification
+from offers import services as offer_services
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
-from tests.factories import CitizenFactory, UserFactory
-from tests.helpers import login
+from tests.factories import CitizenFactory, UserFactory, second_factor_code
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
 
@@ -229,6 +230,104 @@ def test_the_dashboard_needs_at_most_six_queries(
     assert "Материнский" in response.content.decode()
 
 
+def test_a_cached_dashboard_shows_a_new_offer_at_once(signed_in, anna, offer_for):
+    """The body is cached per content: an offer made by the evaluation's raw
+    SQL, after the page was rendered and cached, shows on the next view."""
+    before = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Материнский" not in before
+    signed_in.get(reverse("cabinet:dashboard"))  # served from the cache
+
+    offer_for(anna)
+
+    after = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Материнский" in after
+
+
+def test_a_cached_dashboard_follows_status_changes_and_language(
+    signed_in, anna, offer_for, django_assert_max_num_queries
+):
+    from offers import services as offer_services
+
+    offer = offer_for(anna)
+    signed_in.get(reverse("cabinet:dashboard"))
+    with django_assert_max_num_queries(3):
+        signed_in.get(reverse("cabinet:dashboard"))  # the body from the cache
+
+    application = offer_services.accept_offer(anna, offer.pk)
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert application.number in page
+    assert reverse("cabinet:offer-detail", args=[offer.pk]) not in page
+
+    offer_services.take_into_review(application.pk)
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert str(Application.Status.IN_REVIEW.label) in page
+
+    signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Applications in progress" in page
+
+
+def test_a_cached_dashboard_shows_messages_and_the_unread_count(
+    signed_in, anna, offer_for
+):
+    offer = offer_for(anna)
+    signed_in.get(reverse("cabinet:dashboard"))
+    signed_in.get(reverse("cabinet:dashboard"))
+
+    response = signed_in.post(
+        reverse("cabinet:offer-decline", args=[offer.pk]), follow=True
+    )
+
+    page = response.content.decode()
+    assert "Вы отказались от предложения." in page
+    assert reverse("cabinet:offer-detail", args=[offer.pk]) not in page
+
+    Notification.objects.filter(citizen=anna).update(read_at=timezone.now())
+    signed_in.get(reverse("cabinet:dashboard"))
+    Notification.objects.create(
+        citizen=anna,
+        kind=Notification.Kind.PAYMENT_NOTICE,
+        channel=Notification.Channel.CABINET,
+        object_key="test-unread",
+        status=Notification.Status.SENT,
+        body="Выплата",
+    )
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+    assert "Уведомления (1)" in page
+
+
+def test_the_forms_of_a_cached_dashboard_carry_a_valid_csrf_token(anna):
+    """A cached page's forms were rendered for an earlier request: their
+    token must still match this browser's CSRF secret, also after the
+    secret changed at a new login."""
+    browser = Client(enforce_csrf_checks=True)
+    for _ in range(2):
+        login_page = browser.get(reverse("cabinet:login")).content.decode()
+        token = login_page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        browser.post(
+            reverse("cabinet:login"),
+            {
+                "username": anna.user.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token,
+            },
+        )
+        code = second_factor_code(anna.user)
+        code_page = browser.get(reverse("cabinet:otp-verify")).content.decode()
+        token = code_page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        browser.post(
+            reverse("cabinet:otp-verify"),
+            {"token": code, "csrfmiddlewaretoken": token},
+        )
+        for _ in range(2):
+            page = browser.get(reverse("cabinet:dashboard")).content.decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1][:64]
+        response = browser.post(
+            reverse("cabinet:logout"), {"csrfmiddlewaretoken": token}
+        )
+        assert response.status_code == 302
+
+
 def test_the_profile_shows_sources_and_takes_an_error_report(signed_in, anna):
     page = signed_in.get(reverse("cabinet:profile")).content.decode()
     assert "Реестр населения" in page and anna.last_name in page
@@ -245,6 +344,95 @@ def test_the_activity_log_lists_automatic_actions(signed_in, anna, offer_for):
     page = signed_in.get(reverse("cabinet:activity")).content.decode()
     assert "Подготовлено предложение «Материнский (семейный) капитал»" in page
     assert "Дано согласие" in page
+
+
+def test_the_activity_log_lists_every_channel_reminders_and_withdrawals(
+    signed_in, anna, offer_for
+):
+    """Regression: the log listed only email notices."""
+    from offers import services as offer_services
+
+    offer = offer_for(anna)
+    offer_services.remind_offer(offer.pk)
+    offer_services.withdraw_offer(offer.pk, "Запись реестра исправлена")
+    for channel in Notification.Channel:
+        Notification.objects.create(
+            citizen=anna,
+            kind=Notification.Kind.PAYMENT_NOTICE,
+            channel=channel,
+            object_key=f"activity-{channel}",
+            status=Notification.Status.DELIVERED,
+            sent_at=timezone.now(),
+        )
+
+    page = signed_in.get(reverse("cabinet:activity")).content.decode()
+
+    for channel in Notification.Channel:
+        assert f"сведения о выплате» — {channel.label}: доставлено" in page
+    assert "Напоминание о предложении «Материнский (семейный) капитал»" in page
+    assert "Запись реестра исправлена" in page
+
+
+def test_opening_an_offer_marks_its_cabinet_notices_read(signed_in, anna, offer_for):
+    """Regression: the offer's notice stayed unread after the citizen had
+    opened and confirmed the offer."""
+    offer = offer_for(anna)
+    notices = Notification.objects.filter(
+        offer=offer, channel=Notification.Channel.CABINET
+    )
+    notices.filter(status=Notification.Status.PENDING).update(
+        status=Notification.Status.SENT
+    )
+    assert notices.filter(read_at__isnull=True).exists()
+
+    page = signed_in.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+
+    assert not notices.filter(read_at__isnull=True).exists()
+    assert "Уведомления (" not in page.content.decode()
+
+
+def test_confirming_an_offer_marks_its_cabinet_notices_read(
+    signed_in, anna, offer_for
+):
+    offer = offer_for(anna)
+    notices = Notification.objects.filter(
+        offer=offer, channel=Notification.Channel.CABINET
+    )
+    notices.update(status=Notification.Status.SENT, read_at=None)
+
+    signed_in.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+
+    assert notices.exists() and not notices.filter(read_at__isnull=True).exists()
+
+
+def test_offer_and_application_pages_show_values_as_people_write_them(
+    signed_in, anna, offer_for
+):
+    """Regression: ISO dates, "616617.00", "M" and bare SNILS digits were
+    shown as stored."""
+    from events.values import format_snils
+
+    Service.objects.filter(code="maternity-capital").update(correctable_fields=[])
+    offer = offer_for(anna)
+    assert offer.prefill["capital_amount"] == "616617.00"
+
+    page = signed_in.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+    text = page.content.decode()
+
+    assert "616\u00a0617,00\u00a0₽" in text and "616617.00" not in text
+    assert "01.10.2026" in text and "2026-10-01" not in text
+    assert ">мужской<" in text
+    assert format_snils(anna.snils) in text
+
+    application = offer_services.accept_offer(anna, offer.pk)
+    page = signed_in.get(reverse("cabinet:application-detail", args=[application.pk]))
+    text = page.content.decode()
+    assert "616\u00a0617,00\u00a0₽" in text and "01.10.2026" in text
+    assert format_snils(anna.snils) in text and ">мужской<" in text
+
+    signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = signed_in.get(reverse("cabinet:application-detail", args=[application.pk]))
+    assert "616,617.00\u00a0₽" in page.content.decode()
 
 
 def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):
