@@ -452,6 +452,49 @@ def withdraw_open_offers(citizen_ids: list[int], reason: str) -> int:
     return count
 
 
+CORRECTED_REASON = (
+    "Сведения реестра исправлены: оснований для предложения больше нет"
+)
+
+
+def withdraw_unmet_offers(version, events: QuerySet, *, now=None) -> list[int]:
+    """Withdraw the open offers of the version's rule for ``events`` whose
+    event, as a registry has corrected it since, no longer meets the
+    version's conditions (a tax notice corrected to nothing left to pay
+    stops its reminder), and tell the citizen why. Set-based; returns the
+    offers withdrawn."""
+    from events.rules import compile_conditions
+
+    now = now or timezone.now()
+    still_met = events.filter(
+        compile_conditions(version.conditions, today=timezone.localdate(now)),
+        event_type=version.event_type,
+    )
+    with transaction.atomic():
+        offer_ids = list(
+            Offer.objects.select_for_update()
+            .filter(rule_id=version.rule_id, status__in=Offer.OPEN, event__in=events)
+            .exclude(event__in=still_met)
+            .values_list("pk", flat=True)
+        )
+        if offer_ids:
+            Offer.objects.filter(pk__in=offer_ids).update(
+                status=Offer.Status.WITHDRAWN,
+                status_reason=CORRECTED_REASON,
+                decided_at=now,
+            )
+            notification_services.notify_offers(
+                Notification.Kind.OFFER_WITHDRAWN, offer_ids
+            )
+    if offer_ids:
+        logger.info(
+            "offers withdrawn after a correction rule=%s count=%d",
+            version.rule_id,
+            len(offer_ids),
+        )
+    return offer_ids
+
+
 # The agency's side. Every verb locks the application, refuses a transition
 # the lifecycle does not allow, records who acted, and writes the citizen's
 # notification in the same transaction.
