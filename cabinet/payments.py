@@ -35,7 +35,9 @@ class BankDetailsForm(CabinetForm):
     account = forms.CharField(
         label=gettext_lazy("Номер счёта"),
         max_length=32,
-        help_text=gettext_lazy("20 цифр, для счёта физического лица начинается с 40817."),
+        help_text=gettext_lazy(
+            "20 цифр, для счёта физического лица начинается с 40817."
+        ),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
 

@@ -31,9 +31,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Concat
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -213,9 +213,7 @@ def notify_payments(batch_id, *, now: datetime.datetime | None = None) -> int:
         )
         .values("citizen_id", "notice_key")
     )
-    written = notification_services.notify_many(
-        Notification.Kind.PAYMENT_NOTICE, pairs
-    )
+    written = notification_services.notify_many(Notification.Kind.PAYMENT_NOTICE, pairs)
     logger.info("payment notices batch=%s rows=%d", batch_id, written)
     return written
 

@@ -71,7 +71,10 @@ def import_payments(write_csv, run_import):
 def vera():
     # No consent to proactive processing: payment notices do not need it.
     return CitizenFactory(
-        with_account=True, first_name="Вера", last_name="Орлова", email="vera@example.org"
+        with_account=True,
+        first_name="Вера",
+        last_name="Орлова",
+        email="vera@example.org",
     )
 
 
@@ -120,8 +123,14 @@ class TestThroughTheWorker:
         path = write_csv(
             "p1.csv",
             PAYMENTS_HEADER,
-            [payment("PAY-1", vera.snils, "awaiting_confirmation",
-                     scheduled_on=today.isoformat())],
+            [
+                payment(
+                    "PAY-1",
+                    vera.snils,
+                    "awaiting_confirmation",
+                    scheduled_on=today.isoformat(),
+                )
+            ],
         )
         run_import("payments", path)
         wait_until(lambda: notices(vera).count() == 1 and settled(), what="notices")
@@ -156,7 +165,9 @@ class TestThroughTheWorker:
             "p3.csv",
             PAYMENTS_HEADER,
             [
-                payment("PAY-1", vera.snils, "credited", scheduled_on=today.isoformat()),
+                payment(
+                    "PAY-1", vera.snils, "credited", scheduled_on=today.isoformat()
+                ),
                 payment("PAY-2", "", "credited"),  # rejected: no SNILS
             ],
         )
@@ -170,15 +181,24 @@ def test_each_status_reads_as_the_citizen_would_say_it(
     import_payments, vera, sms_gateway
 ):
     statuses = [
-        ("scheduled", "Вам назначена выплата «Единое пособие на детей»: 12\u00a0345,67 ₽"),
+        (
+            "scheduled",
+            "Вам назначена выплата «Единое пособие на детей»: 12\u00a0345,67 ₽",
+        ),
         ("credited", "зачислена 05.12.2026"),
         ("awaiting_confirmation", "Подтвердите в личном кабинете, что деньги получены"),
-        ("needs_clarification", "требует уточнения: укажите в личном кабинете реквизиты"),
+        (
+            "needs_clarification",
+            "требует уточнения: укажите в личном кабинете реквизиты",
+        ),
         ("returned", "возвращена: банк не смог зачислить деньги"),
     ]
     with time_machine.travel(NOON, tick=False):
         import_payments(
-            [payment(f"S{n}", vera.snils, status) for n, (status, _) in enumerate(statuses)]
+            [
+                payment(f"S{n}", vera.snils, status)
+                for n, (status, _) in enumerate(statuses)
+            ]
         )
         notification_services.dispatch_pending()
 
@@ -290,7 +310,12 @@ def test_the_payments_page_lists_statuses_and_the_dashboard_links_there(
     )
 
     page = signed_in.get(reverse("cabinet:payments")).content.decode()
-    for label in ("зачислена", "ожидает подтверждения", "требует уточнения", "назначена"):
+    for label in (
+        "зачислена",
+        "ожидает подтверждения",
+        "требует уточнения",
+        "назначена",
+    ):
         assert label in page
     assert "Подтвердите получение" in page and "Укажите реквизиты" in page
     assert "12\u00a0345,67" in page and "Пенсия" in page
@@ -306,8 +331,12 @@ def test_another_citizens_payment_is_not_found(import_payments, signed_in):
     import_payments([payment("THEIRS", other.snils, "needs_clarification")])
     pk = event_of("THEIRS").pk
 
-    assert signed_in.get(reverse("cabinet:payment-detail", args=[pk])).status_code == 404
-    assert signed_in.post(reverse("cabinet:payment-confirm", args=[pk])).status_code == 404
+    assert (
+        signed_in.get(reverse("cabinet:payment-detail", args=[pk])).status_code == 404
+    )
+    assert (
+        signed_in.post(reverse("cabinet:payment-confirm", args=[pk])).status_code == 404
+    )
     response = signed_in.post(
         reverse("cabinet:payment-bank-details", args=[pk]),
         {"bik": BIK, "account": personal_account()},
@@ -339,7 +368,9 @@ def test_the_citizen_confirms_receipt_once_and_the_agency_sees_it(
     assert "Деньги получены" in signed_in.get(url).content.decode()
 
     before = timezone.now()
-    response = signed_in.post(reverse("cabinet:payment-confirm", args=[event_of("P").pk]))
+    response = signed_in.post(
+        reverse("cabinet:payment-confirm", args=[event_of("P").pk])
+    )
     assert response.status_code == 302
     receipt = PaymentReceipt.objects.get()
     assert before <= receipt.confirmed_at <= timezone.now()
@@ -387,7 +418,9 @@ def test_bank_details_with_a_wrong_key_are_refused_and_nothing_is_stored(
     )
     assert "БИК — 9 цифр" in response.content.decode()
     assert not BankDetails.objects.exists()
-    assert not Notification.objects.filter(object_key__startswith="bank_details").exists()
+    assert not Notification.objects.filter(
+        object_key__startswith="bank_details"
+    ).exists()
 
 
 def test_good_bank_details_are_kept_with_their_history_and_the_citizen_is_told(
@@ -465,10 +498,16 @@ def statement_pdf(import_payments, signed_in, vera):
     import_payments(
         [
             payment("IN1", vera.snils, "credited", scheduled_on="2026-03-05"),
-            payment("IN2", vera.snils, "returned", scheduled_on="2026-04-05",
-                    amount="100"),
-            payment("OUT", vera.snils, "credited", scheduled_on="2025-12-05",
-                    payment_type="pension"),
+            payment(
+                "IN2", vera.snils, "returned", scheduled_on="2026-04-05", amount="100"
+            ),
+            payment(
+                "OUT",
+                vera.snils,
+                "credited",
+                scheduled_on="2025-12-05",
+                payment_type="pension",
+            ),
         ]
     )
     response = signed_in.post(
@@ -529,7 +568,11 @@ def test_a_long_statement_runs_over_pages_with_the_code_on_each(
     start = datetime.date(2026, 1, 1)
     import_payments(
         [
-            payment(f"M{n}", vera.snils, scheduled_on=(start + datetime.timedelta(days=n)).isoformat())
+            payment(
+                f"M{n}",
+                vera.snils,
+                scheduled_on=(start + datetime.timedelta(days=n)).isoformat(),
+            )
             for n in range(60)
         ]
     )

@@ -23,7 +23,9 @@ INN = "500100732259"
 
 def at(*args):
     """A frozen instant, UTC; noon-ish in Moscow, outside quiet hours."""
-    return time_machine.travel(datetime.datetime(*args, tzinfo=datetime.UTC), tick=False)
+    return time_machine.travel(
+        datetime.datetime(*args, tzinfo=datetime.UTC), tick=False
+    )
 
 
 @pytest.fixture
@@ -102,8 +104,13 @@ def test_the_reminder_comes_14_days_before_the_due_date_once(
         run_offer_lifecycle()
         run_offer_lifecycle()
     assert reminders("offer_reminder").filter(channel="cabinet").count() == 1
-    assert "Срок уплаты налога скоро истекает" in (
-        notification_services.render(reminders("offer_reminder").get(channel="cabinet"))[1]
+    assert (
+        "Срок уплаты налога скоро истекает"
+        in (
+            notification_services.render(
+                reminders("offer_reminder").get(channel="cabinet")
+            )[1]
+        )
     )
 
 
@@ -140,8 +147,9 @@ def test_a_notice_corrected_to_nothing_to_pay_stops_the_reminder(import_tax, ver
     withdrawn = Notification.objects.get(
         kind="offer_withdrawn", offer=offer, channel="cabinet"
     )
-    assert "Напоминание об уплате налога до 20.12.2026 снято" in (
-        notification_services.render(withdrawn)[1]
+    assert (
+        "Напоминание об уплате налога до 20.12.2026 снято"
+        in (notification_services.render(withdrawn)[1])
     )
 
     with at(2026, 12, 17, 10):
@@ -161,9 +169,7 @@ def test_a_notice_with_nothing_to_pay_never_reminds(import_tax, vera):
     assert not Offer.objects.exists()
 
 
-def test_a_correction_that_keeps_something_to_pay_keeps_the_reminder(
-    import_tax, vera
-):
+def test_a_correction_that_keeps_something_to_pay_keeps_the_reminder(import_tax, vera):
     with at(2026, 12, 6, 9):
         import_tax()
     with at(2026, 12, 8, 9):
