@@ -136,6 +136,13 @@ def opted_out(service_id: int) -> Exists:
     )
 
 
+# How new offers of a service are announced. Most are offers to fill in
+# (offer_created); a tax reminder is a deadline: the citizen's "deadlines"
+# topic governs it, and the daily cap never drops it, as a missed tax costs
+# penalties.
+ANNOUNCED_AS = {"tax-payment": Notification.Kind.DEADLINE_REMINDER}
+
+
 def _insert_offers(version, select: QuerySet, attempt, now) -> list[int]:
     """INSERT ... SELECT of offers from a LifeEvent queryset; conflicts with
     either unique constraint of Offer are skipped."""
@@ -189,7 +196,10 @@ def _insert_offers(version, select: QuerySet, attempt, now) -> list[int]:
             )
             offer_ids = [row[0] for row in cursor.fetchall()]
         if offer_ids:
-            notification_services.notify_offers_created(offer_ids)
+            notification_services.notify_offers(
+                ANNOUNCED_AS.get(service.code, Notification.Kind.OFFER_CREATED),
+                offer_ids,
+            )
     return offer_ids
 
 
@@ -452,9 +462,7 @@ def withdraw_open_offers(citizen_ids: list[int], reason: str) -> int:
     return count
 
 
-CORRECTED_REASON = (
-    "Сведения реестра исправлены: оснований для предложения больше нет"
-)
+CORRECTED_REASON = "Сведения реестра исправлены: оснований для предложения больше нет"
 
 
 def withdraw_unmet_offers(version, events: QuerySet, *, now=None) -> list[int]:

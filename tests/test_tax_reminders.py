@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from events.services import evaluate_batch, run_daily_triggers, run_offer_lifecycle
 from notifications import services as notification_services
-from notifications.models import Notification
+from notifications.models import DeliveryProfile, Notification
 from offers.models import Offer
 from tests.factories import CitizenFactory
 from tests.helpers import TAX_HEADER, login
@@ -59,7 +59,7 @@ def vera():
         )
 
 
-def reminders(kind="offer_created"):
+def reminders(kind="deadline_reminder"):
     return Notification.objects.filter(kind=kind, offer__rule__code="tax-due-soon")
 
 
@@ -185,3 +185,65 @@ def test_without_consent_there_is_no_reminder_but_the_tax_is_shown(import_tax):
         page = login(Client(), citizen).get(reverse("cabinet:payments"))
     assert not Offer.objects.exists()
     assert "Налог на имущество физических лиц" in page.content.decode()
+
+
+def test_the_reminder_is_a_deadline_the_daily_cap_never_drops(
+    import_tax, vera, sms_gateway, write_csv, run_import
+):
+    """Regression: announced as a new offer, the tax reminder was dropped by
+    the daily cap on a day the citizen had had five payment notices."""
+    from tests.helpers import PAYMENTS_HEADER
+
+    DeliveryProfile.objects.create(citizen=vera, daily_cap=2)
+    rows = [
+        [f"P{n}", vera.snils, "pension", "100", "2026-12-05", "credited"]
+        for n in range(3)
+    ]
+    with at(2026, 12, 6, 9):
+        summary = run_import("payments", write_csv("p.csv", PAYMENTS_HEADER, rows))
+        evaluate_batch(summary["batch_id"])
+        notification_services.dispatch_pending()
+        import_tax()
+        notification_services.dispatch_pending()
+
+    payment_sms = Notification.objects.filter(kind="payment_notice", channel="sms")
+    assert sorted(payment_sms.values_list("status", flat=True)) == [
+        "sent",
+        "sent",
+        "skipped",
+    ]
+    assert reminders().get(channel="sms").status == "sent"
+
+
+def test_the_reminder_follows_the_deadlines_topic_not_the_offers_one(
+    import_tax, vera, sms_gateway
+):
+    DeliveryProfile.objects.create(
+        citizen=vera, disabled={"offers": ["sms", "email"], "deadlines": ["email"]}
+    )
+    with at(2026, 12, 6, 9):
+        import_tax()
+        notification_services.dispatch_pending()
+
+    assert reminders().get(channel="sms").status == "sent"
+    assert reminders().get(channel="email").status == "skipped"
+
+
+def test_the_funnel_counts_a_delivered_tax_reminder_as_notified(
+    import_tax, vera, sms_gateway
+):
+    from offers import funnel
+
+    with at(2026, 12, 6, 9):
+        import_tax()
+        notification_services.dispatch_pending()
+        report = funnel.build_report()
+
+    item = next(i for i in report.rules if i["rule"].code == "tax-due-soon")
+    assert item["row"].counts["offers"] == 1
+    assert item["row"].counts["notified"] == 1
+    assert {c.label for c in item["channels"]} == {
+        "личный кабинет",
+        "электронная почта",
+        "SMS",
+    }
