@@ -604,3 +604,15 @@ def test_payment_names_come_from_the_table_officials_keep():
     assert PaymentType.objects.get(code="child_benefit").title == (
         "Единое пособие на детей"
     )
+
+
+def test_the_payments_pages_speak_english_too(import_payments, signed_in, vera):
+    import_payments([payment("P", vera.snils, "needs_clarification")])
+    signed_in.post(reverse("set_language"), {"language": "en"})
+
+    listing = signed_in.get(reverse("cabinet:payments")).content.decode()
+    assert "Your payments" in listing and "needs clarification" in listing
+    assert "Statement of payments" in listing and "Tax notices" in listing
+    detail = signed_in.get(reverse("cabinet:payment-detail", args=[event_of("P").pk]))
+    assert "Give your bank account details" in detail.content.decode()
+    assert "Выплаты" not in listing
