@@ -616,3 +616,19 @@ def test_the_payments_pages_speak_english_too(import_payments, signed_in, vera):
     detail = signed_in.get(reverse("cabinet:payment-detail", args=[event_of("P").pk]))
     assert "Give your bank account details" in detail.content.decode()
     assert "Выплаты" not in listing
+
+
+def test_the_readmes_demo_accounts_behave_as_it_says():
+    """The demo story gives a refused and an accepted account: keep it true."""
+    from pathlib import Path
+
+    from django.core.exceptions import ValidationError
+
+    from offers.bank import clean_account
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "`40817810038160925982` is\n   refused" in readme
+    assert "`40817810938160925982` is\n   accepted" in readme
+    with pytest.raises(ValidationError):
+        clean_account(BIK, "40817810038160925982")
+    assert clean_account(BIK, "40817810938160925982") == "40817810938160925982"
