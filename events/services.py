@@ -175,9 +175,13 @@ def evaluate_batch(batch_id, *, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     events = LifeEvent.objects.filter(batch_id=batch_id)
     types = set(events.values_list("event_type", flat=True).distinct())
-    # A corrected record may no longer give the right it gave.
+    # A corrected record may no longer give the right it gave. The batch's
+    # own count is checked first: most batches correct nothing.
     corrected = events.filter(registry_record__version__gt=1)
-    any_corrected = corrected.exists()
+    any_corrected = (
+        ImportBatch.objects.filter(pk=batch_id, updated__gt=0).exists()
+        and corrected.exists()
+    )
     made = 0
     for version in rules_in_force(timezone.localdate(now)).filter(event_type__in=types):
         if any_corrected:
