@@ -213,7 +213,10 @@ def notify_payments(batch_id, *, now: datetime.datetime | None = None) -> int:
         )
         .values("citizen_id", "notice_key")
     )
-    written = notification_services.notify_many(Notification.Kind.PAYMENT_NOTICE, pairs)
+    with transaction.atomic():  # every channel, or none
+        written = notification_services.notify_many(
+            Notification.Kind.PAYMENT_NOTICE, pairs
+        )
     logger.info("payment notices batch=%s rows=%d", batch_id, written)
     return written
 
