@@ -12,7 +12,7 @@ from events.services import evaluate_batch
 from offers.models import BankDetails, PaymentReceipt
 from tests.e2e.conftest import Steps
 from tests.factories import CitizenFactory, second_factor_code
-from tests.helpers import PAYMENTS_HEADER, PASSWORD
+from tests.helpers import PASSWORD, PAYMENTS_HEADER
 from tests.test_payments import BIK, payment, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -83,7 +83,7 @@ def test_a_citizen_answers_payments_and_checks_a_statement(
     steps.shot("statement-issued")
     with page.expect_download() as download:
         page.get_by_role("link", name="Справка за 01.01.2026 — 31.12.2026").click()
-    data = open(download.value.path(), "rb").read()
+    data = download.value.path().read_bytes()
     assert data.startswith(b"%PDF")
 
     document = nina.payment_statements.get().document
