@@ -369,7 +369,7 @@ EN = {
     "%(name)s, подтвердите получение выплаты в личном кабинете": "%(name)s, please confirm receipt of a payment in your account",
     "%(name)s, для выплаты нужны реквизиты. Укажите их в кабинете": "%(name)s, a payment needs your bank details. Give them in your account",
     "%(name)s, выплата вернулась. Укажите другой счёт в кабинете": "%(name)s, a payment was returned. Give another account in your account",
-    "%(name)s, реквизиты для выплаты получены. Подробнее в личном кабинете": "%(name)s, your bank details have been received. Details in your account",
+    "%(name)s, реквизиты получены. Подробнее в личном кабинете": "%(name)s, your bank details have been received. Details in your account",
     "Напоминаем: до %(date)s нужно уплатить налог — %(tax)s за %(year)s год, %(amount)s ₽. Уплатить его можно онлайн из личного кабинета.": "A reminder: by %(date)s a tax is due — %(tax)s for %(year)s, %(amount)s ₽. You can pay it online from your account.",
     "Срок уплаты налога скоро истекает: до %(date)s нужно уплатить %(amount)s ₽ — %(tax)s за %(year)s год. После срока начисляются пени.": "The tax is due soon: %(amount)s ₽ by %(date)s — %(tax)s for %(year)s. Penalties accrue after the due date.",
     "Срок уплаты налога — %(date)s": "Tax due on %(date)s",

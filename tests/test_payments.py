@@ -448,6 +448,11 @@ def test_good_bank_details_are_kept_with_their_history_and_the_citizen_is_told(
     )
     assert told.count() == 2
     assert f"счёт, оканчивающийся на {second[-4:]}" in told.order_by("id").last().body
+    sms = Notification.objects.filter(
+        citizen=vera, channel="sms", object_key__startswith="bank_details:"
+    ).first()
+    assert sms.body == "Вера, реквизиты получены. Подробнее в личном кабинете"
+    assert second[-4:] not in sms.body
     page = signed_in.get(reverse("cabinet:payment-detail", args=[event.pk]))
     assert "ведомство их проверяет" in page.content.decode()
     assert "заменены более поздними" in page.content.decode()
@@ -606,7 +611,19 @@ def test_payment_names_come_from_the_table_officials_keep():
     )
 
 
-def test_the_payments_pages_speak_english_too(import_payments, signed_in, vera):
+@pytest.fixture
+def russian_after():
+    """The test client's requests activate their language in this thread;
+    later tests render notices here and must get Russian back."""
+    from django.utils import translation
+
+    yield
+    translation.activate("ru")
+
+
+def test_the_payments_pages_speak_english_too(
+    import_payments, signed_in, vera, russian_after
+):
     import_payments([payment("P", vera.snils, "needs_clarification")])
     signed_in.post(reverse("set_language"), {"language": "en"})
 
