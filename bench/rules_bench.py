@@ -9,7 +9,11 @@ generate_series, approves ten rules, then times in the same run:
 - ``evaluation``: ``events.services.evaluate_batch`` as the worker runs it
   (ORM-built INSERT ... SELECT of offers per rule, then the outbox rows);
 - ``raw_sql``: per rule one hand-written INSERT ... SELECT doing the same
-  joins and writing the same offers and outbox rows.
+  joins and writing the same offers and outbox rows, and the payment
+  notices of the batch's payments (which evaluation writes too).
+
+The payment notices alone are timed the same way: ``notify_payments``
+against the hand-written INSERT ... SELECT of the same rows.
 
 Each is run in a transaction that is rolled back, twice, alternating; the
 best time of each counts. The last line printed is one JSON object.
@@ -42,6 +46,7 @@ from django.utils import timezone  # noqa: E402
 from events.models import TriggerRule  # noqa: E402
 from events.services import approve_rule, evaluate_batch  # noqa: E402
 from offers.models import Service  # noqa: E402
+from offers.payments import NOTICE_MAX_AGE_DAYS, notify_payments  # noqa: E402
 
 BATCH_ID = "00000000-0000-0000-0000-00000000b0b0"
 
@@ -350,6 +355,38 @@ def raw_evaluation() -> int:
     return made
 
 
+RAW_PAYMENT_NOTICES = """
+INSERT INTO notifications_notification (citizen_id, kind, channel, object_key,
+    status, subject, body, attempts, last_error, provider_message_id, created_at)
+SELECT e.citizen_id, 'payment_notice', ch.channel,
+       'payment:' || e.id || ':' || (e.data->>'status'),
+       'pending', '', '', 0, '', '', now()
+FROM events_lifeevent e JOIN cabinet_citizen c ON c.id = e.citizen_id
+CROSS JOIN (VALUES ('cabinet'), ('email'), ('sms')) AS ch(channel)
+WHERE e.batch_id = %(batch)s AND e.event_type = 'payment'
+  AND c.death_date IS NULL AND e.occurred_on >= %(oldest)s
+  AND (ch.channel = 'cabinet'
+       OR (ch.channel = 'email' AND c.email <> '')
+       OR (ch.channel = 'sms' AND c.phone <> '' AND c.phone_is_mobile))
+ON CONFLICT (kind, object_key, channel) DO NOTHING
+"""
+
+
+def raw_payment_notices() -> int:
+    """The payment notices evaluation writes for the batch's payments
+    (``offers.payments.notify_payments``), written by hand."""
+    oldest = timezone.localdate() - timezone.timedelta(days=NOTICE_MAX_AGE_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_PAYMENT_NOTICES, {"batch": BATCH_ID, "oldest": oldest})
+        return cursor.rowcount
+
+
+def raw_evaluation_with_notices() -> int:
+    made = raw_evaluation()
+    raw_payment_notices()
+    return made
+
+
 def timed(function) -> tuple[float, int]:
     """Run ``function`` in a transaction that is rolled back."""
     with transaction.atomic():
@@ -377,9 +414,10 @@ def main() -> None:
     install_rules()
 
     evaluation, raw = [], []
-    made = raw_made = 0
+    notices, raw_notices = [], []
+    made = raw_made = written = raw_written = 0
     for _ in range(args.rounds):
-        seconds, raw_made = timed(raw_evaluation)
+        seconds, raw_made = timed(raw_evaluation_with_notices)
         raw.append(seconds)
         seconds, made = timed(lambda: evaluate_batch(BATCH_ID))
         evaluation.append(seconds)
@@ -387,8 +425,19 @@ def main() -> None:
             f"raw_sql {raw[-1]:.3f} s ({raw_made} offers), "
             f"evaluation {evaluation[-1]:.3f} s ({made} offers)"
         )
+        # The payment notices alone, the same way.
+        seconds, raw_written = timed(raw_payment_notices)
+        raw_notices.append(seconds)
+        seconds, written = timed(lambda: notify_payments(BATCH_ID))
+        notices.append(seconds)
+        print(
+            f"payment notices: raw_sql {raw_notices[-1]:.3f} s ({raw_written} rows), "
+            f"notify_payments {notices[-1]:.3f} s ({written} rows)"
+        )
     if made != raw_made:
         print(f"MISMATCH: evaluation made {made} offers, raw SQL {raw_made}")
+    if written != raw_written:
+        print(f"MISMATCH: {written} payment notices, raw SQL {raw_written}")
 
     figures = {
         "citizens": args.citizens,
@@ -399,6 +448,10 @@ def main() -> None:
         "evaluation_s": round(min(evaluation), 3),
         "raw_sql_s": round(min(raw), 3),
         "ratio": round(min(evaluation) / min(raw), 3),
+        "payment_notices": written,
+        "payment_notices_s": round(min(notices), 3),
+        "raw_payment_notices_s": round(min(raw_notices), 3),
+        "payment_notices_ratio": round(min(notices) / min(raw_notices), 3),
     }
     print(json.dumps(figures))
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import payments, views
 
 app_name = "cabinet"
 
@@ -28,6 +28,22 @@ urlpatterns = [
     path("applications/", views.application_list, name="applications"),
     path("applications/<int:pk>/", views.application_detail, name="application-detail"),
     path("results/<int:pk>/", views.result_document, name="result-document"),
+    path("payments/", payments.payment_list, name="payments"),
+    path("payments/<int:pk>/", payments.payment_detail, name="payment-detail"),
+    path(
+        "payments/<int:pk>/confirm/", payments.payment_confirm, name="payment-confirm"
+    ),
+    path(
+        "payments/<int:pk>/bank-details/",
+        payments.payment_bank_details,
+        name="payment-bank-details",
+    ),
+    path("payments/statements/", payments.statement_request, name="statement-request"),
+    path(
+        "payments/statements/<int:pk>/",
+        payments.statement_download,
+        name="statement-download",
+    ),
     path("notifications/", views.notification_list, name="notifications"),
     path(
         "notifications/<int:pk>/read/",

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from cabinet.models import Citizen, ProfileChange
 from consents.models import active_consent_exists
+from offers import payments
 from offers import services as offer_services
 from offers.models import Offer
 
@@ -174,9 +175,20 @@ def evaluate_batch(batch_id, *, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     events = LifeEvent.objects.filter(batch_id=batch_id)
     types = set(events.values_list("event_type", flat=True).distinct())
+    # A corrected record may no longer give the right it gave. The batch's
+    # own count is checked first: most batches correct nothing.
+    corrected = events.filter(registry_record__version__gt=1)
+    any_corrected = (
+        ImportBatch.objects.filter(pk=batch_id, updated__gt=0).exists()
+        and corrected.exists()
+    )
     made = 0
     for version in rules_in_force(timezone.localdate(now)).filter(event_type__in=types):
+        if any_corrected:
+            offer_services.withdraw_unmet_offers(version, corrected, now=now)
         made += len(offer_services.create_offers(version, events, now=now))
+    if LifeEvent.Type.PAYMENT in types:
+        payments.notify_payments(batch_id, now=now)
     logger.info("batch evaluated batch=%s offers=%d", batch_id, made)
     return made
 

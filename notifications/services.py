@@ -107,6 +107,38 @@ def notify_offers(kind: str, offer_ids: list[int]) -> None:
     _queue_dispatch(written)
 
 
+def notify_many(kind: str, pairs) -> int:
+    """Outbox rows of one kind for many (citizen, object key) pairs, one
+    statement per channel; the channels are those ``notify`` uses.
+
+    ``pairs`` is a queryset of ``values(citizen_id, <key>)`` (two columns,
+    in that order), so the rows are written straight from the SELECT; the
+    unique constraint skips the ones that exist."""
+    sql, params = pairs.query.sql_with_params()
+    written = 0
+    with connection.cursor() as cursor:
+        for channel, condition in _CHANNEL_CONDITIONS.items():
+            cursor.execute(
+                f"""
+                INSERT INTO notifications_notification (
+                    citizen_id, kind, channel, object_key, status,
+                    subject, body, attempts, last_error, provider_message_id,
+                    created_at)
+                SELECT p.citizen_id, %s, %s, p.object_key, %s,
+                       '', '', 0, '', '', now()
+                FROM ({sql}) AS p(citizen_id, object_key)
+                JOIN cabinet_citizen c ON c.id = p.citizen_id
+                WHERE {condition}
+                ON CONFLICT (kind, object_key, channel) DO NOTHING
+                """,
+                [kind, channel, Status.PENDING, *params],
+            )
+            written += cursor.rowcount
+    if written:
+        _queue_dispatch(written)
+    return written
+
+
 def notify(
     citizen, kind: str, *, offer=None, application=None, object_key: str = ""
 ) -> list[Notification]:
@@ -161,6 +193,10 @@ def _named_objects(object_key: str) -> dict:
     if prefix == "document_request" and pk.isdigit():
         request = DocumentRequest.objects.filter(pk=pk).first()
         return {"document_request": request, "is_reminder": True}
+    if prefix in ("payment", "bank_details"):
+        from offers.payments import notice_context
+
+        return notice_context(object_key)
     return {}
 
 
@@ -213,12 +249,19 @@ def render(
             html = f"<p>{text}</p>"
         return subject, text, html
 
+    # A service may word a kind its own way (a tax reminder is no
+    # application to fill in): notifications/<kind>/<service code>/.
+    about = notification.offer or notification.application
+    service = about.service.code if about is not None else ""
+
     def file(name: str) -> str:
         # A kind without texts of its own uses the general ones.
         names = [
             f"notifications/{notification.kind}/{name}",
             f"notifications/default/{name}",
         ]
+        if service:
+            names.insert(0, f"notifications/{notification.kind}/{service}/{name}")
         return render_to_string(names, context)
 
     subject = file("subject.txt").strip()

@@ -381,3 +381,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# The payments' admin lives in its own module; importing it registers it.
+from . import payment_admin  # noqa: E402, F401

@@ -38,12 +38,19 @@ HELD_BACK = {
     "other": "прочее (правило не действовало при загрузке и т. п.)",
 }
 
+# The notices that announce a new offer: most are "offer created", a tax
+# reminder is a "deadline reminder" (offers.services.ANNOUNCED_AS).
+ANNOUNCING_KINDS = [
+    Notification.Kind.OFFER_CREATED,
+    Notification.Kind.DEADLINE_REMINDER,
+]
+
 _STEPS_SQL = """
 WITH steps AS (
     SELECT o.id, o.rule_id, o.service_id, o.created_at, o.opened_at,
            CASE WHEN o.status = %(confirmed)s THEN o.decided_at END AS confirmed_at,
            (SELECT min(n.sent_at) FROM notifications_notification n
-             WHERE n.offer_id = o.id AND n.kind = %(offer_created)s
+             WHERE n.offer_id = o.id AND n.kind = ANY(%(announced)s)
                AND n.status = %(sent)s) AS notified_at,
            (SELECT min(h.changed_at)
               FROM offers_applicationstatuschange h
@@ -70,7 +77,7 @@ SELECT o.rule_id, n.channel, count(DISTINCT o.id),
 FROM notifications_notification n
 JOIN offers_offer o ON o.id = n.offer_id
 LEFT JOIN offers_application a ON a.offer_id = o.id
-WHERE n.kind = %(offer_created)s AND n.status = %(sent)s
+WHERE n.kind = ANY(%(announced)s) AND n.status = %(sent)s
 GROUP BY o.rule_id, n.channel
 ORDER BY o.rule_id, n.channel
 """
@@ -128,7 +135,7 @@ def _humanize(value: datetime.timedelta | None) -> str:
 def _offer_steps() -> dict[tuple[str, int], tuple[dict, dict]]:
     params = {
         "confirmed": Offer.Status.CONFIRMED,
-        "offer_created": Notification.Kind.OFFER_CREATED,
+        "announced": ANNOUNCING_KINDS,
         "sent": Notification.Status.SENT,
         "completed": Application.Status.COMPLETED,
     }
@@ -148,7 +155,7 @@ def _channel_steps() -> dict[int, list[dict]]:
     params = {
         "confirmed": Offer.Status.CONFIRMED,
         "completed": Application.Status.COMPLETED,
-        "offer_created": Notification.Kind.OFFER_CREATED,
+        "announced": ANNOUNCING_KINDS,
         "sent": Notification.Status.SENT,
     }
     channels = dict(Notification.Channel.choices)

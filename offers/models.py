@@ -340,9 +340,13 @@ class ResultDocument(models.Model):
         PAYMENT_STATEMENT = "payment_statement", _("справка о выплатах")
         DECISION = "decision", _("решение по заявлению")
 
+    # Empty for a document issued without an application: a statement of
+    # payments (PaymentStatement points at it).
     application = models.ForeignKey(
         Application,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="result_documents",
         verbose_name=_("заявление"),
     )
@@ -361,6 +365,13 @@ class ResultDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.verification_code_display}"
+
+    @property
+    def service_title(self) -> str:
+        """What the public check names as the document's service."""
+        if self.application_id is not None:
+            return self.application.service.title
+        return str(_("Сведения о социальных выплатах"))
 
     @property
     def verification_code_display(self) -> str:
@@ -431,3 +442,131 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Social payments -------------------------------------------------------------
+# A payment is a life event (type "payment") as the payments registry reports
+# it; the rows below are what the citizen and officials add to it.
+
+
+class PaymentType(models.Model):
+    """A readable name for a registry's payment code (``payment_type``).
+
+    Codes come from several systems (a short code in CSV, a measure's id in
+    ЕГИССО), so officials keep the names in admin; a code without a row is
+    shown as it came."""
+
+    code = models.CharField(_("код в реестре"), max_length=128, unique=True)
+    title = models.CharField(_("название выплаты"), max_length=200)
+    agency = models.CharField(_("кто платит"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("вид выплаты")
+        verbose_name_plural = _("виды выплат")
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PaymentReceipt(models.Model):
+    """The citizen confirmed that a payment awaiting confirmation arrived.
+    Once per payment: the database keeps it so."""
+
+    event = models.OneToOneField(
+        "events.LifeEvent",
+        on_delete=models.PROTECT,
+        related_name="payment_receipt",
+        verbose_name=_("выплата"),
+    )
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        related_name="payment_receipts",
+        verbose_name=_("гражданин"),
+    )
+    # What the record said when the citizen confirmed: a later correction
+    # of the record does not change what was confirmed.
+    amount = models.DecimalField(_("сумма, руб."), max_digits=12, decimal_places=2)
+    scheduled_on = models.DateField(_("дата выплаты"))
+    confirmed_at = models.DateTimeField(_("получение подтверждено"))
+
+    class Meta:
+        verbose_name = _("подтверждение получения выплаты")
+        verbose_name_plural = _("подтверждения получения выплат")
+        ordering = ["-confirmed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.confirmed_at:%Y-%m-%d %H:%M}"
+
+
+class BankDetails(models.Model):
+    """Bank details the citizen gave for a payment that needs them
+    (needs clarification, or returned). Every submission is a row of its
+    own: the latest is in force, the earlier ones are its history."""
+
+    event = models.ForeignKey(
+        "events.LifeEvent",
+        on_delete=models.PROTECT,
+        related_name="bank_details",
+        verbose_name=_("выплата"),
+    )
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        related_name="bank_details",
+        verbose_name=_("гражданин"),
+    )
+    bik = models.CharField(_("БИК"), max_length=9)
+    account = models.CharField(_("номер счёта"), max_length=20)
+    # The payment's status when the details came, as the registry said it.
+    payment_status = models.CharField(_("состояние выплаты"), max_length=32)
+    submitted_at = models.DateTimeField(_("получены"))
+    processed_at = models.DateTimeField(_("учтены"), null=True, blank=True)
+    processed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("сотрудник"),
+    )
+
+    class Meta:
+        verbose_name = _("реквизиты для выплаты")
+        verbose_name_plural = _("реквизиты для выплат")
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["event", "-submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.bik} / …{self.account[-4:]}"
+
+
+class PaymentStatement(models.Model):
+    """A statement of payments (справка о выплатах) the citizen asked for:
+    the period it covers and its verifiable PDF."""
+
+    citizen = models.ForeignKey(
+        "cabinet.Citizen",
+        on_delete=models.PROTECT,
+        related_name="payment_statements",
+        verbose_name=_("гражданин"),
+    )
+    date_from = models.DateField(_("с"))
+    date_to = models.DateField(_("по"))
+    payments = models.PositiveIntegerField(_("выплат в справке"))
+    document = models.OneToOneField(
+        ResultDocument,
+        on_delete=models.PROTECT,
+        related_name="payment_statement",
+        verbose_name=_("документ"),
+    )
+    created_at = models.DateTimeField(_("выдана"))
+
+    class Meta:
+        verbose_name = _("справка о выплатах")
+        verbose_name_plural = _("справки о выплатах")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.date_from:%d.%m.%Y}–{self.date_to:%d.%m.%Y}"

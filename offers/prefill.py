@@ -45,6 +45,21 @@ CAPITAL_AMOUNT = Case(
 )
 
 
+TAX_NOTICE = _("Налоговое уведомление ФНС России")
+# The tax notice's kinds of tax, as the notice names them.
+TAX_TYPE_NAMES = {
+    "property": "Налог на имущество физических лиц",
+    "land": "Земельный налог",
+    "transport": "Транспортный налог",
+    "income": "Налог на доходы физических лиц",
+}
+TAX_TYPE_NAME = Case(
+    *[When(data__tax_type=code, then=Value(name)) for code, name in TAX_TYPE_NAMES.items()],
+    default=KT("data__tax_type"),
+    output_field=TextField(),
+)
+
+
 def _citizen(name: str) -> Expression:
     return Cast(F(f"citizen__{name}"), TextField())
 
@@ -88,6 +103,13 @@ PREFILL_FIELDS: dict[str, PrefillField] = {
     "capital_amount": PrefillField(
         _("Размер материнского капитала, руб."), MATERNITY_LAW, CAPITAL_AMOUNT
     ),
+    "tax_type": PrefillField(_("Налог"), TAX_NOTICE, TAX_TYPE_NAME),
+    "tax_period_year": PrefillField(
+        _("За какой год"), TAX_NOTICE, KT("data__period_year")
+    ),
+    "tax_amount": PrefillField(_("Сумма к уплате, руб."), TAX_NOTICE, KT("data__amount")),
+    "tax_due_on": PrefillField(_("Уплатить до"), TAX_NOTICE, KT("data__due_on")),
+    "tax_inn": PrefillField(_("ИНН"), TAX_NOTICE, KT("data__inn")),
 }
 
 

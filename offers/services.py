@@ -136,6 +136,13 @@ def opted_out(service_id: int) -> Exists:
     )
 
 
+# How new offers of a service are announced. Most are offers to fill in
+# (offer_created); a tax reminder is a deadline: the citizen's "deadlines"
+# topic governs it, and the daily cap never drops it, as a missed tax costs
+# penalties.
+ANNOUNCED_AS = {"tax-payment": Notification.Kind.DEADLINE_REMINDER}
+
+
 def _insert_offers(version, select: QuerySet, attempt, now) -> list[int]:
     """INSERT ... SELECT of offers from a LifeEvent queryset; conflicts with
     either unique constraint of Offer are skipped."""
@@ -189,7 +196,10 @@ def _insert_offers(version, select: QuerySet, attempt, now) -> list[int]:
             )
             offer_ids = [row[0] for row in cursor.fetchall()]
         if offer_ids:
-            notification_services.notify_offers_created(offer_ids)
+            notification_services.notify_offers(
+                ANNOUNCED_AS.get(service.code, Notification.Kind.OFFER_CREATED),
+                offer_ids,
+            )
     return offer_ids
 
 
@@ -450,6 +460,47 @@ def withdraw_open_offers(citizen_ids: list[int], reason: str) -> int:
     )
     logger.info("offers withdrawn count=%d", count)
     return count
+
+
+CORRECTED_REASON = "Сведения реестра исправлены: оснований для предложения больше нет"
+
+
+def withdraw_unmet_offers(version, events: QuerySet, *, now=None) -> list[int]:
+    """Withdraw the open offers of the version's rule for ``events`` whose
+    event, as a registry has corrected it since, no longer meets the
+    version's conditions (a tax notice corrected to nothing left to pay
+    stops its reminder), and tell the citizen why. Set-based; returns the
+    offers withdrawn."""
+    from events.rules import compile_conditions
+
+    now = now or timezone.now()
+    still_met = events.filter(
+        compile_conditions(version.conditions, today=timezone.localdate(now)),
+        event_type=version.event_type,
+    )
+    with transaction.atomic():
+        offer_ids = list(
+            Offer.objects.select_for_update()
+            .filter(rule_id=version.rule_id, status__in=Offer.OPEN, event__in=events)
+            .exclude(event__in=still_met)
+            .values_list("pk", flat=True)
+        )
+        if offer_ids:
+            Offer.objects.filter(pk__in=offer_ids).update(
+                status=Offer.Status.WITHDRAWN,
+                status_reason=CORRECTED_REASON,
+                decided_at=now,
+            )
+            notification_services.notify_offers(
+                Notification.Kind.OFFER_WITHDRAWN, offer_ids
+            )
+    if offer_ids:
+        logger.info(
+            "offers withdrawn after a correction rule=%s count=%d",
+            version.rule_id,
+            len(offer_ids),
+        )
+    return offer_ids
 
 
 # The agency's side. Every verb locks the application, refuses a transition

@@ -45,9 +45,7 @@ def verify(request):
         result = {
             "outcome": result.outcome,
             "file_checked": upload is not None,
-            "service": result.document.application.service.title
-            if result.document
-            else "",
+            "service": result.document.service_title if result.document else "",
             "kind": result.document.get_kind_display() if result.document else "",
             "issued_at": result.document.issued_at if result.document else None,
         }

@@ -7,15 +7,19 @@ Run through ``make demo``. Steps:
 2. start the local SMS gateway (``python -m notifications.gateway``), a
    Celery worker and beat;
 3. import the population dump, create the demo accounts and consents, then
-   import the births dump: the worker evaluates the rules and delivers the
-   notifications (email goes to files under .data/outbox/, SMS to the
-   local gateway, whose message list the cabinet's demo banner links to);
+   import the births, payments and tax dumps (the last two with their dates
+   moved to today, see ``dated``): the worker evaluates the rules and
+   delivers the notifications (email goes to files under .data/outbox/, SMS
+   to the local gateway, whose message list the cabinet's demo banner links
+   to);
 4. serve the site with gunicorn at http://127.0.0.1:8000 until Ctrl-C,
    then stop everything it started.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime
 import json
 import os
 import signal
@@ -85,6 +89,29 @@ def wait_for(check, what: str, seconds: float = 60) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"demo: {what} did not happen in {seconds:.0f} s; see {LOGS}")
         time.sleep(0.5)
+
+
+# The day samples/generate.py writes the dumps for (its TODAY).
+SAMPLES_DAY = datetime.date(2026, 11, 20)
+
+
+def dated(name: str, column: str) -> Path:
+    """A copy of samples/<name> whose dates in ``column`` are moved by the
+    days between SAMPLES_DAY and today, under the data folder: a payment
+    made "five days ago" and a tax "due in ten days" stay so on the day the
+    demo runs, and the committed dumps stay as generated."""
+    shift = datetime.date.today() - SAMPLES_DAY
+    target = DATA / "demo-dumps" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / "samples" / name, encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source, delimiter=";"))
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]), delimiter=";")
+        writer.writeheader()
+        for row in rows:
+            when = datetime.date.fromisoformat(row[column]) + shift
+            writer.writerow({**row, column: when.isoformat()})
+    return target
 
 
 def stats() -> dict:
@@ -162,7 +189,7 @@ def serve() -> int:
         subprocess.run([PY, "-m", "proactive_portal.embedded", "stop"], cwd=ROOT, env=ENV)
 
     try:
-        print("3/4 Registry dumps: population, demo accounts, births")
+        print("3/4 Registry dumps: population, demo accounts, births, payments, tax")
         manage("import_registry", "population", "samples/population.csv")
         codes_file = DATA / "demo-codes.txt"
         manage(
@@ -170,6 +197,9 @@ def serve() -> int:
             "--codes-file", str(codes_file),
         )
         manage("import_registry", "births", "samples/births.csv")
+        payments = dated("payments.csv", "scheduled_on")
+        manage("import_registry", "payments", str(payments))
+        manage("import_registry", "tax", str(dated("tax.csv", "due_on")))
         wait_for(
             lambda: stats()["offers_by_status"].get("offered", 0)
             + stats()["offers_by_status"].get("confirmed", 0)
@@ -205,6 +235,7 @@ Portal is running. Stop it with Ctrl-C.
     elena     — Елена Кузнецова: birth registration (no act yet), maternity capital (first child)
     dmitry    — Дмитрий Кузнецов: the same birth, as the father
     olga      — Ольга Соколова: maternity capital (third child)
+    nina      — Нина Морозова: payments in every status, a tax due in ten days
     official  — an official, for the admin
 
   After the password the portal asks for a one-time code. Use one of

@@ -215,7 +215,7 @@ def test_the_dashboard_shows_upcoming_payments_and_deadlines(
             batch=birth_event.batch,
         )
     page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
-    assert "Единое пособие" in page and "12345.67" in page
+    assert "Единое пособие" in page and "12\u00a0345,67" in page
     assert "Налог на имущество" in page
     assert "Прошлая выплата" not in page
 
