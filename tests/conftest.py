@@ -25,6 +25,17 @@ def pytest_sessionfinish(session, exitstatus):
         embedded.stop(Path(django_settings.DATA_DIR))
 
 
+@pytest.fixture(autouse=True)
+def _portal_language():
+    """Each test starts and ends in the portal's language: a request in
+    English through the test client leaves English active in the thread."""
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def write_csv(tmp_path):
     """Write a CSV dump: header and rows, in the encoding and delimiter asked."""
