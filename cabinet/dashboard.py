@@ -38,8 +38,9 @@ APPLICATIONS_SHOWN = 10
 UPCOMING_SHOWN = 10
 UPCOMING_TYPES = (LifeEvent.Type.PAYMENT, LifeEvent.Type.TAX_NOTICE)
 # Bump when templates/cabinet/_dashboard_body.html changes in a way the
-# fingerprint cannot see; the hour bounds what a deploy leaves behind.
-TEMPLATE_VERSION = 1
+# fingerprint cannot see; the hour bounds what a deploy leaves behind
+# (and how long a payment type renamed in admin keeps its old name here).
+TEMPLATE_VERSION = 2
 CACHE_SECONDS = 60 * 60
 
 # Every value the body template prints, per row, in the order it prints
