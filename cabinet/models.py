@@ -128,6 +128,16 @@ class PhoneCode(models.Model):
         verbose_name=_("гражданин"),
     )
     phone = models.CharField(_("телефон"), max_length=16)
+    # What the code proves: the phone itself, or the citizen's signature of
+    # the content whose SHA-256 is ``subject``.
+    purpose = models.CharField(
+        _("назначение"),
+        max_length=16,
+        choices=[("phone", _("подтверждение телефона")), ("sign", _("подпись"))],
+        default="phone",
+        db_default="phone",
+    )
+    subject = models.CharField(_("что подписывается"), max_length=64, blank=True, db_default="")
     code_hash = models.CharField(_("хеш кода"), max_length=128)
     session_key_hash = models.CharField(_("сеанс"), max_length=64)
     created_at = models.DateTimeField(_("создан"), auto_now_add=True)
