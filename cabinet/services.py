@@ -170,6 +170,7 @@ def request_phone_code(citizen: Citizen, raw_phone: str, session_key: str) -> No
     issue_code(citizen, phone, session_key, text, purpose="phone")
 
 
+@transaction.atomic
 def issue_code(
     citizen: Citizen,
     phone: str,

@@ -424,3 +424,77 @@ def test_the_reexamination_is_reminded_once_before_the_term_ends(write_csv, run_
         ("offer_created", "email"),
         ("offer_created", "sms"),
     ]
+
+
+@pytest.fixture
+def worker_env(sms_gateway):
+    return {}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_from_the_register_to_the_start_date_through_the_worker(
+    celery_worker, client, write_csv, sms_gateway, django_user_model
+):
+    """Import -> the worker offers -> the citizen signs (a wrong code, then
+    the right one) -> an official approves with a start date -> the worker
+    delivers the notice that names it."""
+    from django.core.management import call_command
+
+    from tests.conftest import wait_until
+    from tests.helpers import PASSWORD, official_login
+
+    ivan = CitizenFactory(
+        with_account=True, consenting=True, male=True, phone_verified_at=timezone.now()
+    )
+    path = write_csv("fri.csv", DISABILITY_HEADER, [disability("W1", ivan.snils)])
+    call_command("import_registry", "disability", str(path), "--json")
+    offer = wait_until(
+        lambda: Offer.objects.filter(
+            citizen=ivan, service__code="disability-pension"
+        ).first(),
+        what="the pension offer made by the worker",
+    )
+    wait_until(
+        lambda: any(m["to"] == ivan.phone for m in sms_gateway.state.messages),
+        what="the offer's SMS",
+    )
+    assert "Подпишите заявление в кабинете" in sms_gateway.state.messages[-1]["text"]
+
+    login(client, ivan)
+    client.post(sign_url(offer), {"send": "1", **bank_choice()})
+    code = wait_until(
+        lambda: [
+            m for m in sms_gateway.state.messages if "Код для подписи" in m["text"]
+        ],
+        what="the signing code",
+    )[-1]["text"]
+    code = re.findall(r"\d{6}", code)[0]
+    assert sign(client, offer, f"{(int(code) + 1) % 1000000:06d}").status_code == 400
+    assert sign(client, offer, code).status_code == 302
+    application = Application.objects.get(offer=offer)
+    assert signing.check(application.signature)
+
+    official = django_user_model.objects.create_superuser(
+        "pension-official", "official@example.org", PASSWORD
+    )
+    admin = official_login(Client(), official)
+    act(admin, application, "approve", payments_start_on="2026-10-15", note="")
+
+    notice = wait_until(
+        lambda: Notification.objects.filter(
+            application=application,
+            kind="application_status",
+            channel="cabinet",
+            status="sent",
+        ).first(),
+        what="the approval notice delivered by the worker",
+    )
+    assert "выплаты — с 15.10.2026" in notice.body
+    wait_until(
+        lambda: any(
+            application.number in m["text"] and "одобрено" in m["text"]
+            for m in sms_gateway.state.messages
+        ),
+        what="the approval SMS",
+    )
