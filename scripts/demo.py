@@ -162,7 +162,7 @@ def serve() -> int:
         subprocess.run([PY, "-m", "proactive_portal.embedded", "stop"], cwd=ROOT, env=ENV)
 
     try:
-        print("3/4 Registry dumps: population, demo accounts, births")
+        print("3/4 Registry dumps: population, demo accounts, births, disability")
         manage("import_registry", "population", "samples/population.csv")
         codes_file = DATA / "demo-codes.txt"
         manage(
@@ -170,6 +170,7 @@ def serve() -> int:
             "--codes-file", str(codes_file),
         )
         manage("import_registry", "births", "samples/births.csv")
+        manage("import_registry", "disability", "samples/disability.csv")
         wait_for(
             lambda: stats()["offers_by_status"].get("offered", 0)
             + stats()["offers_by_status"].get("confirmed", 0)
@@ -205,6 +206,7 @@ Portal is running. Stop it with Ctrl-C.
     elena     — Елена Кузнецова: birth registration (no act yet), maternity capital (first child)
     dmitry    — Дмитрий Кузнецов: the same birth, as the father
     olga      — Ольга Соколова: maternity capital (third child)
+    ivan      — Иван Волков: disability pension, signed with an SMS code
     official  — an official, for the admin
 
   After the password the portal asks for a one-time code. Use one of
