@@ -347,6 +347,12 @@ def main() -> None:
     po.metadata["Language"] = "en"
     po.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     for entry in po:
+        if "fuzzy" in entry.flags:
+            # A guess by msgmerge from an older text: its placeholders may
+            # differ, and a wrong one breaks the page. EN's own text, if
+            # any, is filled in below; untranslated is safe.
+            entry.msgstr = ""
+            entry.msgstr_plural = {k: "" for k in entry.msgstr_plural}
         if entry.msgid_plural and entry.msgid in PLURALS:
             one, many = PLURALS[entry.msgid]
             entry.msgstr_plural = {0: one, 1: many}

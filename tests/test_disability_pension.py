@@ -282,6 +282,36 @@ def test_altering_the_signed_content_fails_the_check(
     assert not signing.check(ApplicationSignature.objects.get(pk=signature.pk))
 
 
+def test_another_citizens_offer_cannot_be_signed(
+    client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
+):
+    offer = pension_offer(write_csv, run_import, ivan)
+    stranger = CitizenFactory(with_account=True, consenting=True)
+    login(client, stranger)
+
+    response = ask_code(client, offer, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 404
+    assert sms_gateway.state.messages == []
+
+
+def test_the_signing_page_speaks_english(
+    client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
+):
+    offer = pension_offer(write_csv, run_import, ivan)
+    login(client, ivan)
+    client.post(reverse("set_language"), {"language": "en"})
+
+    offer_page = client.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+    sign_page = ask_code(client, offer, django_capture_on_commit_callbacks)
+
+    assert "How to receive the pension" in offer_page.content.decode()
+    assert "To a bank account" in offer_page.content.decode()
+    page = sign_page.content.decode()
+    assert "We sent a code by SMS to the number ending in 4567" in page
+    assert "Sign and submit the application" in page
+
+
 def test_the_offer_cannot_be_confirmed_without_a_signature(
     client, write_csv, run_import, ivan
 ):
