@@ -188,6 +188,9 @@ class DocumentForm(CabinetForm):
 
 
 class PaymentForm(CabinetForm):
+    """How the pension is paid; the checks are offers.pension's, each error
+    shown next to its field."""
+
     method = forms.ChoiceField(
         label=_("Как получать пенсию"),
         choices=pension.PAYMENT_METHODS,
@@ -212,9 +215,8 @@ class PaymentForm(CabinetForm):
         super().__init__(*args, **kwargs)
         self.address = address
         self.payment: dict = {}
-        self.fields["method"].help_text = gettext("Адрес для доставки почтой: %(address)s") % {
-            "address": address or "—"
-        }
+        hint = gettext("Адрес для доставки почтой: %(address)s")
+        self.fields["method"].help_text = hint % {"address": address or "—"}
 
     def clean(self):
         data = super().clean()
@@ -222,7 +224,10 @@ class PaymentForm(CabinetForm):
             return data
         try:
             self.payment = pension.payment_data(
-                data["method"], data.get("bik", ""), data.get("account", ""), self.address
+                data["method"],
+                data.get("bik", ""),
+                data.get("account", ""),
+                self.address,
             )
         except ValidationError as error:
             for field, errors in error.error_dict.items():

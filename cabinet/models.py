@@ -114,11 +114,12 @@ class ProfileChange(models.Model):
 
 
 class PhoneCode(models.Model):
-    """A one-time SMS code proving a phone number.
+    """A one-time SMS code proving a phone number, or signing an
+    application (``purpose``; cabinet.signing).
 
     Only a hash of the code is kept. A code is tied to the session that
     asked for it, lives ten minutes, is used once and dies after five wrong
-    tries (cabinet.phone enforces these).
+    tries (cabinet.services enforces these).
     """
 
     citizen = models.ForeignKey(
@@ -137,7 +138,9 @@ class PhoneCode(models.Model):
         default="phone",
         db_default="phone",
     )
-    subject = models.CharField(_("что подписывается"), max_length=64, blank=True, db_default="")
+    subject = models.CharField(
+        _("что подписывается"), max_length=64, blank=True, db_default=""
+    )
     code_hash = models.CharField(_("хеш кода"), max_length=128)
     session_key_hash = models.CharField(_("сеанс"), max_length=64)
     created_at = models.DateTimeField(_("создан"), auto_now_add=True)

@@ -215,7 +215,9 @@ def issue_code(
     transaction.on_commit(
         lambda: notification_services.send_direct_sms(phone, message)
     )
-    logger.info("phone code sent code=%s citizen=%s purpose=%s", row.pk, citizen.pk, purpose)
+    logger.info(
+        "phone code sent code=%s citizen=%s purpose=%s", row.pk, citizen.pk, purpose
+    )
     return row
 
 

@@ -70,7 +70,12 @@ def pension_offer(write_csv, run_import, citizen, **overrides):
 
 
 @pytest.fixture(autouse=True)
-def frozen():
+def frozen(request):
+    """Dates in these tests are fixed; a worker process keeps the real
+    clock, so its test keeps it too."""
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
     with time_machine.travel(TODAY, tick=True):
         yield
 
@@ -477,7 +482,14 @@ def test_from_the_register_to_the_start_date_through_the_worker(
     ivan = CitizenFactory(
         with_account=True, consenting=True, male=True, phone_verified_at=timezone.now()
     )
-    path = write_csv("fri.csv", DISABILITY_HEADER, [disability("W1", ivan.snils)])
+    established = timezone.localdate() - datetime.timedelta(days=30)
+    record = disability(
+        "W1",
+        ivan.snils,
+        established_on=established.isoformat(),
+        valid_until=(established + datetime.timedelta(days=365)).isoformat(),
+    )
+    path = write_csv("fri.csv", DISABILITY_HEADER, [record])
     call_command("import_registry", "disability", str(path), "--json")
     offer = wait_until(
         lambda: Offer.objects.filter(
@@ -509,7 +521,7 @@ def test_from_the_register_to_the_start_date_through_the_worker(
         "pension-official", "official@example.org", PASSWORD
     )
     admin = official_login(Client(), official)
-    act(admin, application, "approve", payments_start_on="2026-10-15", note="")
+    act(admin, application, "approve", payments_start_on=established, note="")
 
     notice = wait_until(
         lambda: Notification.objects.filter(
@@ -520,7 +532,7 @@ def test_from_the_register_to_the_start_date_through_the_worker(
         ).first(),
         what="the approval notice delivered by the worker",
     )
-    assert "выплаты — с 15.10.2026" in notice.body
+    assert f"выплаты — с {established:%d.%m.%Y}" in notice.body
     wait_until(
         lambda: any(
             application.number in m["text"] and "одобрено" in m["text"]
