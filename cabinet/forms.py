@@ -192,7 +192,7 @@ class PaymentForm(CabinetForm):
     shown next to its field."""
 
     method = forms.ChoiceField(
-        label=_("Как получать пенсию"),
+        label=_("Способ получения"),
         choices=pension.PAYMENT_METHODS,
         widget=forms.RadioSelect,
     )
