@@ -3,9 +3,11 @@ one-time code, paid to a checked account or by post, approved with the day
 payments start; and the re-examination reminder before the term ends."""
 
 import datetime
+import io
 import re
 import zoneinfo
 
+import pypdf
 import pytest
 import time_machine
 from django.test import Client
@@ -404,6 +406,13 @@ def test_the_citizen_is_told_the_start_date_in_the_notice_and_the_timeline(
     act(admin_client, application, "complete", kind="", note="")
     document = application.result_documents.get()
     assert document.kind == "pension_decision"
+    text = "".join(
+        page.extract_text()
+        for page in pypdf.PdfReader(io.BytesIO(document.file.read())).pages
+    )
+    assert "Решение о назначении пенсии" in text
+    assert "01.11.2026" in text and "На банковский счёт" in text
+    assert services.verify_document(document.verification_code).genuine
 
 
 def test_a_rejected_pension_application_tells_the_reason(
