@@ -17,6 +17,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -56,9 +57,9 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def _seal(application_id: int, digest: str, method: str, signed_at) -> str:
+def _seal(application_id: int, digest: str, method: str, signed_at, secret=None) -> str:
     value = f"{application_id}|{digest}|{method}|{signed_at.isoformat()}"
-    return salted_hmac(SEAL_SALT, value, algorithm="sha256").hexdigest()
+    return salted_hmac(SEAL_SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 def record(application: Application, evidence: Evidence) -> ApplicationSignature:
@@ -90,9 +91,17 @@ def check(signature: ApplicationSignature) -> bool:
     expected = canonical_content(
         application.offer_id, application.service.code, application.data
     )
-    seal = _seal(application.pk, digest, signature.method, signature.signed_at)
+    # A seal made before the key was rotated still checks with the old key
+    # kept in SECRET_KEY_FALLBACKS.
+    sealed = any(
+        hmac.compare_digest(
+            _seal(application.pk, digest, signature.method, signature.signed_at, key),
+            signature.seal,
+        )
+        for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    )
     return (
         hmac.compare_digest(digest, signature.sha256)
-        and hmac.compare_digest(seal, signature.seal)
+        and sealed
         and hmac.compare_digest(expected.encode(), signature.content.encode())
     )

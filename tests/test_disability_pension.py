@@ -319,6 +319,20 @@ def test_the_signing_page_speaks_english(
     assert "Sign and submit the application" in page
 
 
+def test_a_seal_made_before_the_key_was_rotated_still_checks(
+    write_csv, run_import, ivan, settings
+):
+    application = signed_application(ivan, write_csv, run_import)
+    old_key = settings.SECRET_KEY
+
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert signing.check(application.signature)
+
+    settings.SECRET_KEY_FALLBACKS = []
+    assert not signing.check(application.signature)
+
+
 def test_the_offer_cannot_be_confirmed_without_a_signature(
     client, write_csv, run_import, ivan
 ):
