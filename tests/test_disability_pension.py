@@ -232,6 +232,22 @@ def test_five_wrong_codes_kill_the_code(
     assert not Application.objects.exists()
 
 
+def test_a_signing_code_expires_after_ten_minutes(
+    client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
+):
+    offer = pension_offer(write_csv, run_import, ivan)
+    login(client, ivan)
+    ask_code(client, offer, django_capture_on_commit_callbacks)
+    code = last_code(sms_gateway)
+
+    with time_machine.travel(TODAY + datetime.timedelta(minutes=10, seconds=5)):
+        response = sign(client, offer, code)
+
+    assert response.status_code == 400
+    assert "Код неверен или устарел" in response.content.decode()
+    assert not Application.objects.exists()
+
+
 def test_without_a_verified_phone_the_code_comes_from_the_authenticator(
     client, write_csv, run_import, sms_gateway, django_capture_on_commit_callbacks
 ):
