@@ -109,6 +109,7 @@ def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path, wor
         **worker_env,
     }
     celery_app.control.purge()
+    _quiet_hours_off_for_new_citizens(True)
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -131,12 +132,38 @@ def celery_worker(transactional_db, django_db_serialized_rollback, tmp_path, wor
             "process": process,
         }
     finally:
+        _quiet_hours_off_for_new_citizens(False)
         if process.poll() is None:
             process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _no_quiet_hours(sender, instance, created, **kwargs):
+    from notifications.models import DeliveryProfile
+
+    if created:
+        DeliveryProfile.objects.get_or_create(
+            citizen=instance, defaults={"quiet_hours": False}
+        )
+
+
+def _quiet_hours_off_for_new_citizens(on: bool) -> None:
+    """The worker keeps the real clock: in the evening the default quiet
+    hours (22:00-08:00 local) would hold every SMS until the morning, and a
+    worker test waiting for one fails at night. Citizens made during a
+    worker test have them off."""
+    from django.db.models.signals import post_save
+
+    from cabinet.models import Citizen
+
+    uid = "worker-tests-no-quiet-hours"
+    if on:
+        post_save.connect(_no_quiet_hours, sender=Citizen, dispatch_uid=uid)
+    else:
+        post_save.disconnect(sender=Citizen, dispatch_uid=uid)
 
 
 def wait_until(check, seconds=30, what="condition"):

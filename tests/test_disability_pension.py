@@ -534,10 +534,12 @@ def test_from_the_register_to_the_start_date_through_the_worker(
         lambda: Offer.objects.filter(
             citizen=ivan, service__code="disability-pension"
         ).first(),
+        seconds=90,
         what="the pension offer made by the worker",
     )
     wait_until(
         lambda: any(m["to"] == ivan.phone for m in sms_gateway.state.messages),
+        seconds=90,
         what="the offer's SMS",
     )
     assert "Подпишите заявление в кабинете" in sms_gateway.state.messages[-1]["text"]
@@ -548,6 +550,7 @@ def test_from_the_register_to_the_start_date_through_the_worker(
         lambda: [
             m for m in sms_gateway.state.messages if "Код для подписи" in m["text"]
         ],
+        seconds=90,
         what="the signing code",
     )[-1]["text"]
     code = re.findall(r"\d{6}", code)[0]
@@ -569,6 +572,7 @@ def test_from_the_register_to_the_start_date_through_the_worker(
             channel="cabinet",
             status="sent",
         ).first(),
+        seconds=90,
         what="the approval notice delivered by the worker",
     )
     assert f"выплаты — с {established:%d.%m.%Y}" in notice.body
@@ -577,5 +581,6 @@ def test_from_the_register_to_the_start_date_through_the_worker(
             application.number in m["text"] and "одобрено" in m["text"]
             for m in sms_gateway.state.messages
         ),
+        seconds=90,
         what="the approval SMS",
     )
