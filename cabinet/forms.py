@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consents.services import DEFAULT_VALIDITY_DAYS
 from events.values import snils_check_number
+from offers import pension
 
 
 class CabinetForm(forms.Form):
@@ -180,5 +183,64 @@ class DocumentForm(CabinetForm):
                 "accept": ".pdf,.jpg,.jpeg,.png,.xml,application/pdf,image/jpeg,"
                 "image/png,application/xml,text/xml"
             }
+        ),
+    )
+
+
+class PaymentForm(CabinetForm):
+    """How the pension is paid; the checks are offers.pension's, each error
+    shown next to its field."""
+
+    method = forms.ChoiceField(
+        label=_("Способ получения"),
+        choices=pension.PAYMENT_METHODS,
+        widget=forms.RadioSelect,
+    )
+    bik = forms.CharField(
+        label=_("БИК банка"),
+        required=False,
+        max_length=20,
+        help_text=_("9 цифр, есть в реквизитах счёта"),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    account = forms.CharField(
+        label=_("Номер счёта"),
+        required=False,
+        max_length=30,
+        help_text=_("20 цифр, начинается с 40817"),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, address: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = address
+        self.payment: dict = {}
+        hint = gettext("Адрес для доставки почтой: %(address)s")
+        self.fields["method"].help_text = hint % {"address": address or "—"}
+
+    def clean(self):
+        data = super().clean()
+        if "method" not in data:
+            return data
+        try:
+            self.payment = pension.payment_data(
+                data["method"],
+                data.get("bik", ""),
+                data.get("account", ""),
+                self.address,
+            )
+        except ValidationError as error:
+            for field, errors in error.error_dict.items():
+                self.add_error(field, errors)
+        return data
+
+
+class CodeForm(CabinetForm):
+    code = forms.CharField(
+        label=_("Код подтверждения"),
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}
         ),
     )

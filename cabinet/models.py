@@ -115,11 +115,12 @@ class ProfileChange(models.Model):
 
 
 class PhoneCode(models.Model):
-    """A one-time SMS code proving a phone number.
+    """A one-time SMS code proving a phone number, logging in, or signing
+    an application (``purpose``; cabinet.signing).
 
     Only a hash of the code is kept. A code is tied to the session that
     asked for it, lives ten minutes, is used once and dies after five wrong
-    tries (cabinet.phone enforces these).
+    tries (cabinet.services enforces these).
     """
 
     citizen = models.ForeignKey(
@@ -129,6 +130,24 @@ class PhoneCode(models.Model):
         verbose_name=_("гражданин"),
     )
     phone = models.CharField(_("телефон"), max_length=16)
+    class Purpose(models.TextChoices):
+        PHONE = "phone", _("подтверждение телефона")
+        SIGN = "sign", _("подпись")
+        LOGIN = "login", _("вход по коду из SMS")
+
+    # What the code proves: the phone itself, the citizen at login (the SMS
+    # second factor), or the citizen's signature of the content whose
+    # SHA-256 is ``subject``.
+    purpose = models.CharField(
+        _("назначение"),
+        max_length=16,
+        choices=Purpose.choices,
+        default=Purpose.PHONE,
+        db_default=Purpose.PHONE,
+    )
+    subject = models.CharField(
+        _("что подписывается"), max_length=64, blank=True, db_default=""
+    )
     code_hash = models.CharField(_("хеш кода"), max_length=128)
     session_key_hash = models.CharField(_("сеанс"), max_length=64)
     created_at = models.DateTimeField(_("создан"), auto_now_add=True)
@@ -215,7 +234,11 @@ class SMSDevice(ThrottlingMixin, Device):
             return False
         try:
             services.confirm_phone_code(
-                self.user.citizen, str(token), self.session_key, phone=self.phone
+                self.user.citizen,
+                str(token),
+                self.session_key,
+                phone=self.phone,
+                for_login=True,
             )
         except services.CabinetError:
             self.throttle_increment()

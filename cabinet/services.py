@@ -166,10 +166,30 @@ def _code_hash(code_id_salt: str, code: str) -> str:
 def request_phone_code(
     citizen: Citizen, raw_phone: str, session_key: str, *, for_login: bool = False
 ) -> None:
-    """Send a six-digit code to the number, for this session only. Codes for
-    the phone proof and for login (the SMS second factor) count together
-    against the number's limits."""
+    """Send a six-digit code to the number, for this session only: to prove
+    the phone, or to log in (the SMS second factor)."""
     phone = normalize_mobile(raw_phone)
+    if for_login:
+        text = _("Код для входа на портал: %(code)s. Никому его не сообщайте.")
+    else:
+        text = _("Код подтверждения телефона: %(code)s. Никому его не сообщайте.")
+    purpose = PhoneCode.Purpose.LOGIN if for_login else PhoneCode.Purpose.PHONE
+    issue_code(citizen, phone, session_key, text, purpose=purpose)
+
+
+@transaction.atomic
+def issue_code(
+    citizen: Citizen,
+    phone: str,
+    session_key: str,
+    text: str,
+    *,
+    purpose: str,
+    subject: str = "",
+) -> PhoneCode:
+    """Send a fresh one-time code by SMS, tied to this session and, for a
+    signature, to the hash of what is signed. ``text`` names the code as
+    ``%(code)s``. The limits per number count codes of every purpose."""
     now = timezone.now()
 
     # Lock the citizen so two parallel requests cannot both pass the limit.
@@ -183,41 +203,75 @@ def request_phone_code(
         logger.info("phone code refused: limit citizen=%s", citizen.pk)
         raise CabinetError(_("Слишком много кодов на этот номер. Попробуйте позже."))
 
-    # Only the newest code of a citizen is valid.
-    PhoneCode.objects.filter(citizen=citizen, used_at__isnull=True).update(used_at=now)
+    # Only the newest code of a citizen, for each purpose, is valid.
+    PhoneCode.objects.filter(
+        citizen=citizen, purpose=purpose, used_at__isnull=True
+    ).update(used_at=now)
     code = f"{secrets.randbelow(10**6):06d}"
     salt = secrets.token_hex(8)
     row = PhoneCode.objects.create(
         citizen=citizen,
         phone=phone,
+        purpose=purpose,
+        subject=subject,
         code_hash=f"{salt}${_code_hash(salt, code)}",
         session_key_hash=_session_hash(session_key),
         expires_at=now + PHONE_CODE_TTL,
     )
-    if for_login:
-        text = _("Код для входа на портал: %(code)s. Никому его не сообщайте.")
-    else:
-        text = _("Код подтверждения телефона: %(code)s. Никому его не сообщайте.")
-    text = text % {"code": code}
+    message = text % {"code": code}
     transaction.on_commit(
-        lambda: notification_services.send_direct_sms(phone, text)
+        lambda: notification_services.send_direct_sms(phone, message)
     )
-    logger.info("phone code sent code=%s citizen=%s", row.pk, citizen.pk)
+    logger.info(
+        "phone code sent code=%s citizen=%s purpose=%s", row.pk, citizen.pk, purpose
+    )
+    return row
 
 
 def confirm_phone_code(
-    citizen: Citizen, code: str, session_key: str, *, phone: str | None = None
+    citizen: Citizen,
+    code: str,
+    session_key: str,
+    *,
+    phone: str | None = None,
+    for_login: bool = False,
 ) -> None:
     """Check the code; on success the number becomes the citizen's verified
-    mobile. Every wrong try is counted (and committed before the error is
-    raised), and a code dies after five of them. ``phone``: the code must
-    have been sent to this number (the SMS second factor's)."""
+    mobile (a login code proves it too). ``phone``: the code must have been
+    sent to this number (the SMS second factor's)."""
+
+    def verified(row: PhoneCode) -> None:
+        Citizen.objects.filter(pk=citizen.pk).update(
+            phone=row.phone, phone_is_mobile=True, phone_verified_at=row.used_at
+        )
+
+    purpose = PhoneCode.Purpose.LOGIN if for_login else PhoneCode.Purpose.PHONE
+    row = check_code(
+        citizen, code, session_key, purpose=purpose, phone=phone, on_match=verified
+    )
+    logger.info("phone verified code=%s citizen=%s", row.pk, citizen.pk)
+
+
+def check_code(
+    citizen: Citizen,
+    code: str,
+    session_key: str,
+    *,
+    purpose: str,
+    subject: str = "",
+    phone: str | None = None,
+    on_match=None,
+) -> PhoneCode:
+    """Check the newest code of this purpose: same session, same subject
+    (and number, when ``phone`` is given), in time, under five tries. A match uses the code up and runs
+    ``on_match(row)`` in the same transaction (an error there undoes both).
+    Every wrong try is counted, and committed before the error is raised."""
     now = timezone.now()
     invalid = CabinetError(_("Код неверен или устарел. Запросите новый код."))
     with transaction.atomic():
         row = (
             PhoneCode.objects.select_for_update()
-            .filter(citizen=citizen, used_at__isnull=True)
+            .filter(citizen=citizen, purpose=purpose, used_at__isnull=True)
             .order_by("-created_at", "-id")
             .first()
         )
@@ -225,10 +279,11 @@ def confirm_phone_code(
             row is None
             or row.expires_at <= now
             or row.attempts >= PHONE_CODE_MAX_TRIES
-            or (phone is not None and row.phone != phone)
             or not constant_time_compare(
                 row.session_key_hash, _session_hash(session_key)
             )
+            or not constant_time_compare(row.subject, subject)
+            or (phone is not None and row.phone != phone)
         ):
             raise invalid
         salt, digest = row.code_hash.split("$", 1)
@@ -236,16 +291,15 @@ def confirm_phone_code(
         if matches:
             row.used_at = now
             row.save(update_fields=["used_at"])
-            Citizen.objects.filter(pk=citizen.pk).update(
-                phone=row.phone, phone_is_mobile=True, phone_verified_at=now
-            )
+            if on_match is not None:
+                on_match(row)
         else:
             row.attempts += 1
             row.save(update_fields=["attempts"])
     if not matches:
         logger.info("phone code wrong code=%s attempts=%d", row.pk, row.attempts)
         raise invalid
-    logger.info("phone verified code=%s citizen=%s", row.pk, citizen.pk)
+    return row
 
 
 def mobile_for_second_factor(citizen: Citizen) -> str | None:

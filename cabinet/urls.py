@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import payments, views
+from . import payments, signing_views, views
 
 app_name = "cabinet"
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("offers/<int:pk>/", views.offer_detail, name="offer-detail"),
     path("offers/<int:pk>/confirm/", views.offer_confirm, name="offer-confirm"),
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer-decline"),
+    path("offers/<int:pk>/sign/", signing_views.offer_sign, name="offer-sign"),
     path("offers/<int:pk>/documents/", views.document_upload, name="document-upload"),
     path("documents/<int:pk>/", views.document_download, name="document-download"),
     path("applications/", views.application_list, name="applications"),

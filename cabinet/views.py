@@ -32,7 +32,15 @@ from events.models import LifeEvent
 from notifications import services as notification_services
 from notifications.models import Notification
 from offers import services as offer_services
-from offers.models import Application, Document, Offer, ResultDocument, Service
+from offers import pension, signing
+from offers.models import (
+    Application,
+    ApplicationSignature,
+    Document,
+    Offer,
+    ResultDocument,
+    Service,
+)
 from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
@@ -43,6 +51,7 @@ from .forms import (
     DocumentForm,
     EmailChangeForm,
     ErrorReportForm,
+    PaymentForm,
     PhoneForm,
     ReauthForm,
     RegistrationForm,
@@ -434,6 +443,12 @@ def _offer_context(citizen, offer, document_form=None):
         "application": Application.objects.filter(offer=offer).first(),
         "documents": offer.documents.all(),
         "document_form": document_form or DocumentForm(),
+        # A signed service asks how to pay before the code (signing_views).
+        "payment_form": (
+            PaymentForm(address=citizen.address)
+            if offer.service.signature_required
+            else None
+        ),
     }
 
 
@@ -544,6 +559,7 @@ def application_detail(request, citizen, pk):
     application = get_object_or_404(
         citizen.applications.select_related("service"), pk=pk
     )
+    signature = ApplicationSignature.objects.filter(application=application).first()
     return render(
         request,
         "cabinet/application_detail.html",
@@ -556,6 +572,9 @@ def application_detail(request, citizen, pk):
                 rows_for(application.data, application.service.prefill_fields)
             ),
             "statuses": Application.Status,
+            "payment_rows": pension.payment_rows(application.data),
+            "signature": signature,
+            "signature_valid": signature is not None and signing.check(signature),
         },
     )
 

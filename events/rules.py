@@ -35,7 +35,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.db.models import lookups
 from django.utils import timezone
 
@@ -147,6 +147,17 @@ FIELDS: dict[str, Field] = {
         _data("next_examination", "date"),
         "date",
         "дата переосвидетельствования",
+        DISABILITY,
+    ),
+    # The date a re-examination is due: the one ФГИС ФРИ names, otherwise
+    # the end of the term, since the expertise must take place before it.
+    "event.reexamination_due": Field(
+        lambda today: Coalesce(
+            _data("next_examination", "date")(today),
+            _data("valid_until", "date")(today),
+        ),
+        "date",
+        "срок переосвидетельствования (дата МСЭ, иначе конец срока инвалидности)",
         DISABILITY,
     ),
     "event.cause": Field(

@@ -31,6 +31,7 @@ DONE_NO = "Вы отказались от предложения. Спасибо
 DONE_STOP = "Проактивные предложения отключены. Включить их можно в кабинете"
 NOT_FOUND = "Предложение с этим кодом не найдено или уже не действует"
 UNKNOWN_NUMBER = "Номер не подтверждён в личном кабинете. Ответ не принят"
+SIGN_IN_CABINET = "Это заявление подписывается кодом в личном кабинете"
 
 
 def _citizen_by_phone(phone: str) -> Citizen | None:
@@ -77,5 +78,7 @@ def handle_reply(phone: str, text: str) -> str:
         offer_services.decline_offer(citizen, offer.pk)
         logger.info("offer declined by sms offer=%s", offer.pk)
         return DONE_NO
+    except offer_services.SignatureRequired:
+        return SIGN_IN_CABINET
     except offer_services.OfferError:
         return NOT_FOUND

@@ -14,13 +14,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import forms, funnel, services
+from . import forms, funnel, pension, services
 from .models import (
     Application,
+    ApplicationSignature,
     ApplicationStatusChange,
     DocumentRequest,
     Offer,
     Document,
+    PensionAward,
     ResultDocument,
     Service,
     ServiceOptOut,
@@ -86,6 +88,24 @@ class ResultDocumentInline(admin.TabularInline):
     max_num = 0
 
 
+class SignatureInline(admin.StackedInline):
+    model = ApplicationSignature
+    fields = ("signed_at", "method", "sha256", "ip_address", "user_agent", "content")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+class PensionAwardInline(admin.TabularInline):
+    model = PensionAward
+    fields = ("payments_start_on", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
 class QueueFilter(admin.SimpleListFilter):
     title = _("очередь")
     parameter_name = "queue"
@@ -136,7 +156,10 @@ ACTIONS: dict[str, OfficialAction] = {
         _("Одобрить"),
         forms.NoteForm,
         lambda pk, actor, data: services.approve_application(
-            pk, actor=actor, note=data["note"]
+            pk,
+            actor=actor,
+            note=data["note"],
+            payments_start_on=data.get("payments_start_on"),
         ),
         _to(Status.APPROVED),
     ),
@@ -195,7 +218,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         "updated_at",
         "data",
     )
-    inlines = [DocumentRequestInline, ResultDocumentInline, StatusChangeInline]
+    inlines = [
+        DocumentRequestInline,
+        ResultDocumentInline,
+        StatusChangeInline,
+        SignatureInline,
+        PensionAwardInline,
+    ]
     actions = ["approve_selected", "complete_selected"]
 
     def has_add_permission(self, request):
@@ -264,7 +293,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         change_url = reverse("admin:offers_application_change", args=[application.pk])
 
         posted = request.method == "POST"
-        form = official_action.form(request.POST) if posted else official_action.form()
+        form_class, extra = official_action.form, {}
+        if action == "approve" and pension.applies(application.service):
+            form_class = forms.PensionApproveForm
+            extra = {"application": application}
+        form = form_class(request.POST, **extra) if posted else form_class(**extra)
         if posted and form.is_valid():
             try:
                 official_action.run(application.pk, request.user, form.cleaned_data)

@@ -13,6 +13,37 @@ class NoteForm(forms.Form):
     )
 
 
+class PensionApproveForm(NoteForm):
+    """Approving a pension names the day its payments start; the default
+    and the earliest allowed day come from offers.pension."""
+
+    payments_start_on = forms.DateField(
+        label=_("Выплаты пенсии с"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    field_order = ["payments_start_on", "note"]
+
+    def __init__(self, *args, application, **kwargs):
+        from . import pension
+
+        super().__init__(*args, **kwargs)
+        self.earliest = pension.earliest_start(application)
+        self.fields["payments_start_on"].initial = pension.default_start(application)
+        self.fields["payments_start_on"].help_text = _(
+            "По умолчанию — день установления инвалидности, но не раньше чем "
+            "за 12 месяцев до заявления."
+        )
+
+    def clean_payments_start_on(self):
+        start = self.cleaned_data["payments_start_on"]
+        if start < self.earliest:
+            raise forms.ValidationError(
+                _("Выплаты не могут начаться раньше %(date)s.")
+                % {"date": f"{self.earliest:%d.%m.%Y}"}
+            )
+        return start
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(
         label=_("Причина отказа (её увидит гражданин)"),

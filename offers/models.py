@@ -35,6 +35,13 @@ class Service(models.Model):
     auto_decide = models.BooleanField(
         _("решать автоматически"), default=False, db_default=False
     )
+    # The citizen signs the application with a one-time code (a simple
+    # electronic signature, 63-FZ art. 9); one click is not enough.
+    signature_required = models.BooleanField(
+        _("подписывается простой электронной подписью"),
+        default=False,
+        db_default=False,
+    )
 
     class Meta:
         verbose_name = _("услуга")
@@ -570,3 +577,65 @@ class PaymentStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date_from:%d.%m.%Y}–{self.date_to:%d.%m.%Y}"
+
+
+class ApplicationSignature(models.Model):
+    """The citizen's simple electronic signature of an application.
+
+    ``content`` is the canonical text that was signed (offers.signing): the
+    pre-filled values and the way to receive the money. ``sha256`` is its
+    hash, shown to the citizen; ``seal`` binds hash, method and time with
+    the server's key, so a row edited afterwards no longer checks out.
+    """
+
+    class Method(models.TextChoices):
+        SMS = "sms", _("код из SMS")
+        TOTP = "totp", _("код из приложения-аутентификатора")
+
+    application = models.OneToOneField(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="signature",
+        verbose_name=_("заявление"),
+    )
+    content = models.TextField(_("подписанное содержание"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    seal = models.CharField(_("печать портала"), max_length=64)
+    method = models.CharField(_("способ"), max_length=8, choices=Method.choices)
+    signed_at = models.DateTimeField(_("подписано"))
+    ip_address = models.GenericIPAddressField(_("IP-адрес"), null=True, blank=True)
+    user_agent = models.TextField(_("браузер"), blank=True)
+
+    class Meta:
+        verbose_name = _("подпись заявления")
+        verbose_name_plural = _("подписи заявлений")
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class PensionAward(models.Model):
+    """The agency's decision on a pension: from which day it is paid.
+    Written with the approval, so the citizen's notice can name the day."""
+
+    application = models.OneToOneField(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="pension_award",
+        verbose_name=_("заявление"),
+    )
+    status_change = models.OneToOneField(
+        ApplicationStatusChange,
+        on_delete=models.CASCADE,
+        related_name="pension_award",
+        verbose_name=_("изменение состояния"),
+    )
+    payments_start_on = models.DateField(_("выплаты с"))
+    created_at = models.DateTimeField(_("назначено"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("назначение пенсии")
+        verbose_name_plural = _("назначения пенсий")
+
+    def __str__(self) -> str:
+        return f"{self.payments_start_on:%d.%m.%Y}"

@@ -26,6 +26,7 @@ class PrefillField:
 POPULATION = _("Реестр населения")
 BIRTHS = _("ЕГР ЗАГС / роддом")
 MATERNITY_LAW = _("Федеральный закон № 256-ФЗ")
+DISABILITY_REGISTER = _("ФГИС ФРИ")
 
 # The maternity capital amount set by the law for the child's birth date,
 # in roubles. Since 2020-01-01 (Federal Law 35-FZ of 01.03.2020 amending
@@ -110,6 +111,21 @@ PREFILL_FIELDS: dict[str, PrefillField] = {
     "tax_amount": PrefillField(_("Сумма к уплате, руб."), TAX_NOTICE, KT("data__amount")),
     "tax_due_on": PrefillField(_("Уплатить до"), TAX_NOTICE, KT("data__due_on")),
     "tax_inn": PrefillField(_("ИНН"), TAX_NOTICE, KT("data__inn")),
+    "disability_group": PrefillField(
+        _("Группа инвалидности"), DISABILITY_REGISTER, KT("data__group")
+    ),
+    "disability_established_on": PrefillField(
+        _("Инвалидность установлена"), DISABILITY_REGISTER, KT("data__established_on")
+    ),
+    "disability_valid_until": PrefillField(
+        _("Инвалидность установлена до"), DISABILITY_REGISTER, KT("data__valid_until")
+    ),
+    "disability_cause": PrefillField(
+        _("Причина инвалидности"), DISABILITY_REGISTER, KT("data__cause")
+    ),
+    "disability_office": PrefillField(
+        _("Бюро медико-социальной экспертизы"), DISABILITY_REGISTER, KT("data__office")
+    ),
 }
 
 

@@ -33,7 +33,7 @@ from consents.models import active_consent_exists
 from notifications import services as notification_services
 from notifications.models import Notification
 
-from . import pdf
+from . import pdf, pension, signing
 from .models import (
     Application,
     ApplicationStatusChange,
@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 class OfferError(Exception):
     """The offer cannot make this transition."""
+
+
+class SignatureRequired(OfferError):
+    """The service's application must be signed with a one-time code."""
 
 
 # The lifecycle: which state may go to which. Everything else is refused.
@@ -378,17 +382,27 @@ def _next_application_number(offer: Offer) -> str:
 
 @transaction.atomic
 def accept_offer(
-    citizen, offer_id: int, corrections: dict[str, str] | None = None
+    citizen,
+    offer_id: int,
+    corrections: dict[str, str] | None = None,
+    *,
+    extra: dict[str, str] | None = None,
+    signature: signing.Evidence | None = None,
 ) -> Application:
     """The citizen confirms an offer: it becomes a submitted application.
 
     ``corrections`` may change the values of the service's correctable
     fields; any other key is ignored, so registry data stays as reported.
+    ``extra`` adds the citizen's own answers (how to receive the money).
+    A service that needs a signature is accepted only with ``signature``;
+    its signed content is then recorded with the application.
     """
     offer = _locked(offer_id, citizen)
     _check_transition(offer, Offer.Status.CONFIRMED)
     if offer.expires_at <= timezone.now():
         raise OfferError(f"offer {offer.pk} has expired")
+    if offer.service.signature_required and signature is None:
+        raise SignatureRequired(f"offer {offer.pk} must be signed")
 
     offer.status = Offer.Status.CONFIRMED
     offer.decided_at = timezone.now()
@@ -401,6 +415,7 @@ def accept_offer(
         if value is not None and value.strip() and value.strip() != data.get(key):
             data[key] = value.strip()[:200]
             corrected.append(key)
+    data = signing.application_data(data, extra)
 
     application = Application.objects.create(
         offer=offer,
@@ -413,6 +428,9 @@ def accept_offer(
     note = "Заявление подано по проактивному предложению"
     if corrected:
         note += "; исправлено гражданином: " + ", ".join(corrected)
+    if signature is not None:
+        signed = signing.record(application, signature)
+        note += f"; подписано простой электронной подписью, SHA-256 {signed.sha256}"
     ApplicationStatusChange.objects.create(
         application=application, status=Application.Status.SUBMITTED, note=note
     )
@@ -592,11 +610,22 @@ def take_into_review(application_id: int, *, actor=None, note: str = "") -> Appl
 
 @transaction.atomic
 def approve_application(
-    application_id: int, *, actor=None, note: str = ""
+    application_id: int,
+    *,
+    actor=None,
+    note: str = "",
+    payments_start_on: datetime.date | None = None,
 ) -> Application:
+    """Approve; for a pension, with the day its payments start (by default
+    the earliest the law allows, see offers.pension)."""
     application, change = _transition(
         application_id, Status.APPROVED, actor=actor, note=note
     )
+    if pension.applies(application.service):
+        try:
+            pension.award(application, change, payments_start_on)
+        except pension.PensionError as error:
+            raise ApplicationError(str(error)) from None
     _notify_change(application, change)
     return application
 
@@ -756,6 +785,8 @@ def _pdf_lines(application: Application, kind: str) -> list[tuple[str, str]]:
     ).strip()
     if child:
         lines.append(("Ребёнок", child))
+    if pension.applies(application.service):
+        lines += pension.pdf_lines(application)
     return lines
 
 

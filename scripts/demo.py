@@ -189,7 +189,7 @@ def serve() -> int:
         subprocess.run([PY, "-m", "proactive_portal.embedded", "stop"], cwd=ROOT, env=ENV)
 
     try:
-        print("3/4 Registry dumps: population, demo accounts, births, payments, tax")
+        print("3/4 Registry dumps: population, demo accounts, births, disability, payments, tax")
         manage("import_registry", "population", "samples/population.csv")
         codes_file = DATA / "demo-codes.txt"
         manage(
@@ -197,6 +197,7 @@ def serve() -> int:
             "--codes-file", str(codes_file),
         )
         manage("import_registry", "births", "samples/births.csv")
+        manage("import_registry", "disability", "samples/disability.csv")
         payments = dated("payments.csv", "scheduled_on")
         manage("import_registry", "payments", str(payments))
         manage("import_registry", "tax", str(dated("tax.csv", "due_on")))
@@ -236,6 +237,7 @@ Portal is running. Stop it with Ctrl-C.
     dmitry    — Дмитрий Кузнецов: the same birth, as the father
     olga      — Ольга Соколова: maternity capital (third child)
     nina      — Нина Морозова: payments in every status, a tax due in ten days
+    ivan      — Иван Волков: disability pension, signed with an SMS code
     official  — an official, for the admin
 
   After the password the portal asks for a one-time code. Use one of
