@@ -4,7 +4,8 @@ and compiles django.mo (committed, so running the portal needs no gettext).
     python manage.py makemessages -l en --ignore '.venv/*' --ignore '.data/*'
     python scripts/translations_en.py
 
-Entries already translated in the .po file are kept.
+The EN and PLURALS tables below are the whole translation: the script
+overwrites every entry from them and empties the rest.
 """
 
 from pathlib import Path
@@ -575,18 +576,16 @@ def main() -> None:
     po.metadata["Plural-Forms"] = "nplurals=2; plural=(n != 1);"
     po.metadata["Language"] = "en"
     po.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+    # EN and PLURALS are the only source of the English: whatever else the
+    # catalogue holds (a fuzzy guess of msgmerge from an older text, kept by
+    # a merge) is dropped, since its placeholders may differ and a wrong one
+    # breaks the page. Untranslated is safe: the Russian shows.
     for entry in po:
-        if "fuzzy" in entry.flags:
-            # A guess by msgmerge from an older text: its placeholders may
-            # differ, and a wrong one breaks the page. EN's own text, if
-            # any, is filled in below; untranslated is safe.
-            entry.msgstr = ""
-            entry.msgstr_plural = {k: "" for k in entry.msgstr_plural}
-        if entry.msgid_plural and entry.msgid in PLURALS:
-            one, many = PLURALS[entry.msgid]
-            entry.msgstr_plural = {0: one, 1: many}
-        elif not entry.msgstr and entry.msgid in EN:
-            entry.msgstr = EN[entry.msgid]
+        if entry.msgid_plural:
+            forms = PLURALS.get(entry.msgid, ("", ""))
+            entry.msgstr_plural = {0: forms[0], 1: forms[1]}
+        else:
+            entry.msgstr = EN.get(entry.msgid, "")
         if "fuzzy" in entry.flags:
             entry.flags.remove("fuzzy")
     po.save()
