@@ -443,3 +443,22 @@ def test_gateway_log_lists_what_it_received(sms_gateway):
         assert "Привет" in page.read().decode()
     with urllib.request.urlopen(sms_gateway.url + "/api/v1/log") as log:
         assert json.loads(log.read())["messages"][0]["encoding"] == "ucs2"
+
+
+def test_gateway_list_shows_the_portals_time_and_says_which(sms_gateway):
+    """Regression: the list showed UTC times while the portal speaks
+    Moscow time. 21:30 UTC is already the next day in Moscow."""
+    import datetime
+    import urllib.request
+
+    import time_machine
+
+    evening = datetime.datetime(2026, 12, 3, 21, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(evening, tick=False):
+        sms_gateway._accept({"ref": "1", "to": "+79161234567", "text": "Привет"})
+        with urllib.request.urlopen(sms_gateway.url + "/") as page:
+            text = page.read().decode()
+
+    assert "время (Europe/Moscow, UTC+03:00)" in text
+    assert "<td>04.12 00:30:00</td>" in text
+    assert "21:30:00" not in text
