@@ -17,7 +17,10 @@ mail) and real Celery workers, then:
    SMS, the time from the import's commit to its arrival at the gateway;
    prints the first and the 95th percentile.
 
-The last line is one JSON object with the figures.
+The machine may be shared: besides the wall-clock figures it prints the
+CPU seconds each part (workers, PostgreSQL, Redis, the local gateway and
+SMTP server, the bench's own import) spent on the throughput run, per
+notice. The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -71,6 +74,34 @@ def write_dumps(folder: Path, first: int, count: int, tag: str) -> tuple[Path, P
             pw.writerow(person(f"P{n}", number, phone=phone, email=f"c{n}@example.org"))
             bw.writerow(birth(f"B{n}", number, act_number=f"{n:012d}"))
     return population, births
+
+
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) of each named group of processes and
+    their children, as far as they are alive."""
+    import psutil
+
+    spent = {}
+    for name, pids in roots.items():
+        total = 0.0
+        for pid in pids:
+            try:
+                root = psutil.Process(pid)
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+        spent[name] = total
+    return spent
+
+
+def server_pid(pid_file: Path) -> int:
+    return int(pid_file.read_text().split()[0])
 
 
 def main() -> int:
@@ -225,6 +256,15 @@ def main() -> int:
 
         # 1. Throughput --------------------------------------------------
         print(f"throughput: {n} births -> offers -> {3 * n} notices", flush=True)
+        groups = {
+            "workers": [c.pid for c in children[2:]],
+            "postgres": [server_pid(DATA / "pg" / "postmaster.pid")],
+            "redis": [server_pid(DATA / "redis" / "redis.pid")],
+            "gateway": [children[0].pid],
+            "smtp": [children[1].pid],
+            "bench": [os.getpid()],
+        }
+        cpu_before = cpu_seconds(groups)
         call_command("import_registry", "births", str(births_a), "-v", "0")
         committed = time.monotonic()
         written_at = None
@@ -243,6 +283,7 @@ def main() -> int:
             if time.monotonic() - committed > 3600:
                 raise SystemExit("throughput: not finished within an hour")
         finished = time.monotonic()
+        cpu_after = cpu_seconds(groups)
         delivered = count(
             "SELECT count(*) FROM notifications_notification WHERE status = 'sent'"
         )
@@ -251,6 +292,15 @@ def main() -> int:
         print(
             f"  {delivered} notices sent in {elapsed:.1f} s: {rate:.0f}/s; "
             f"all written after {written_at - committed:.1f} s",
+            flush=True,
+        )
+        cpu = {k: cpu_after[k] - cpu_before[k] for k in groups}
+        cpu_total = sum(cpu.values())
+        print(
+            "  CPU seconds: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+            + f"; {1000 * cpu_total / delivered:.3f} ms per notice, "
+            f"{delivered / cpu_total:.0f} notices per CPU second",
             flush=True,
         )
 
@@ -288,6 +338,8 @@ def main() -> int:
             "notices": delivered,
             "notices_per_second": round(rate),
             "written_seconds": round(written_at - committed, 2),
+            "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
+            "cpu_ms_per_notice": round(1000 * cpu_total / delivered, 3),
             "baseline_items_per_second": round(baseline),
             "ratio": round(rate / baseline, 3),
             "latency_births": m,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import email
+import functools
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
@@ -28,6 +30,7 @@ from email.utils import formatdate
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends import smtp
 
 # A message sent on a connection of its own below this many: threads would
 # cost more than they save.
@@ -65,6 +68,17 @@ class RawMessage:
         return self.__getattr__("__getitem__")(name)
 
 
+# An address that needs neither quoting nor encoding, in a header or in the
+# SMTP envelope: most are; the others take Django's way.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_subject(subject: str) -> str:
+    # A batch says the same few things: each subject is encoded once.
+    return Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+
+
 class PreparedEmail(EmailMultiAlternatives):
     """A notice by email: a text part and an HTML part, UTF-8, with a
     ``Message-ID`` of our own (bounces name it)."""
@@ -78,20 +92,18 @@ class PreparedEmail(EmailMultiAlternatives):
         )
         self.attach_alternative(html, "text/html")
         self.message_id = message_id
+        self.plain = bool(
+            _PLAIN_ADDRESS.fullmatch(to) and _PLAIN_ADDRESS.fullmatch(self.from_email)
+        )
 
-    def message(self) -> RawMessage:
-        # Address headers are plain ASCII here, or the slow path's job:
-        # sanitising an internationalised address is the email package's.
-        if not (self.to[0].isascii() and self.from_email.isascii()):
+    def message(self):
+        if not self.plain:
             return super().message()
         boundary = "=_" + uuid.uuid4().hex
-        subject = Header(self.subject, "utf-8", header_name="Subject").encode(
-            linesep="\r\n"
-        )
         head = (
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
             "MIME-Version: 1.0\r\n"
-            f"Subject: {subject}\r\n"
+            f"Subject: {_encoded_subject(self.subject)}\r\n"
             f"From: {self.from_email}\r\n"
             f"To: {self.to[0]}\r\n"
             f"Date: {formatdate(localtime=settings.EMAIL_USE_LOCALTIME)}\r\n"
@@ -113,6 +125,28 @@ class PreparedEmail(EmailMultiAlternatives):
         return RawMessage((head + "".join(parts) + f"--{boundary}--\r\n").encode())
 
 
+class SMTPBackend(smtp.EmailBackend):
+    """Django's SMTP backend, sending a prepared message's bytes with its
+    plain addresses as they are (Django would parse each address again:
+    half a millisecond a message)."""
+
+    def _send(self, email_message):
+        if not getattr(email_message, "plain", False):
+            return super()._send(email_message)
+        self.connection.sendmail(
+            email_message.from_email,
+            email_message.to,
+            email_message.message().as_bytes(linesep="\r\n"),
+        )
+        return True
+
+
+def _connection():
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+        return get_connection("notifications.mail.SMTPBackend")
+    return get_connection()
+
+
 def send_prepared(messages: list[PreparedEmail]) -> list[Exception | None]:
     """Send the messages over up to ``EMAIL_CONNECTIONS`` connections at
     once; return, in their order, None for each one the server accepted
@@ -127,7 +161,7 @@ def send_prepared(messages: list[PreparedEmail]) -> list[Exception | None]:
     outcomes: list[Exception | None] = [None] * len(messages)
 
     def send_slice(indexes: list[int]) -> None:
-        mail = get_connection()
+        mail = _connection()
         try:
             mail.open()
         except Exception as error:
