@@ -5,8 +5,8 @@ Django's ``EmailMultiAlternatives.message()`` builds a tree of MIME objects
 and folds every header through the ``email`` package: about a millisecond
 of Python per message, more than the SMTP exchange itself. Every notice has
 the same shape (a text and an HTML part, UTF-8), so ``PreparedEmail``
-writes that shape directly: the subject is encoded by ``email.header``,
-the parts in base64, and the rest is fixed text. It is still an
+writes that shape directly: the subject is encoded by ``email.header``
+(once per text), the parts go as 8-bit UTF-8, and the rest is fixed text. It is still an
 ``EmailMultiAlternatives``, so every Django mail backend (SMTP, file,
 console, the tests' memory) sends it as usual.
 
@@ -37,9 +37,23 @@ from django.core.mail.backends import smtp
 _PER_CONNECTION = 20
 
 
-def _b64_lines(text: str) -> str:
-    # 76-character lines, as RFC 2045 wants (encodebytes makes them).
-    return base64.encodebytes(text.encode()).decode("ascii").replace("\n", "\r\n")
+def _part(kind: str, content: str, boundary: str) -> str:
+    """One text part: 8-bit UTF-8 as Django sends it, which the server
+    reads as a few long lines; base64 only when a line is longer than
+    SMTP allows (998 bytes)."""
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if all(len(line.encode()) <= 998 for line in lines):
+        encoding, body = "8bit", "\r\n".join(lines) + "\r\n"
+    else:
+        encoding = "base64"
+        body = base64.encodebytes(content.encode()).decode("ascii")
+        body = body.replace("\n", "\r\n")
+    return (
+        f"--{boundary}\r\n"
+        f'Content-Type: text/{kind}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n"
+        "\r\n" + body
+    )
 
 
 class RawMessage:
@@ -57,7 +71,7 @@ class RawMessage:
         return self.raw.replace(b"\r\n", linesep.encode())
 
     def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
-        return self.as_bytes(linesep=linesep).decode("ascii")
+        return self.as_bytes(linesep=linesep).decode()
 
     def __getattr__(self, name):
         if self._parsed is None:
@@ -111,16 +125,8 @@ class PreparedEmail(EmailMultiAlternatives):
             "\r\n"
         )
         parts = [
-            (
-                f"--{boundary}\r\n"
-                f'Content-Type: text/{kind}; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: base64\r\n"
-                "\r\n" + _b64_lines(content)
-            )
-            for kind, content in (
-                ("plain", self.body),
-                ("html", self.alternatives[0][0]),
-            )
+            _part("plain", self.body, boundary),
+            _part("html", self.alternatives[0][0], boundary),
         ]
         return RawMessage((head + "".join(parts) + f"--{boundary}--\r\n").encode())
 

@@ -214,6 +214,7 @@ class _Mailbox:
                 "from": envelope.mail_from,
                 "to": list(envelope.rcpt_tos),
                 "message": message,
+                "peer": session.peer,  # tells the client's connections apart
             }
         )
         return "250 OK"
