@@ -337,7 +337,7 @@ def main() -> int:
         # When evaluation had written the offers and their outbox rows.
         offers_written = (
             count(
-                "SELECT extract(epoch FROM max(created_at)) "
+                "SELECT extract(epoch FROM max(created_at))::float8 "
                 "FROM notifications_notification WHERE channel = 'sms'"
             )
             - commit_wall
