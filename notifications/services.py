@@ -62,20 +62,20 @@ _CHANNEL_CONDITIONS = {
 
 def _queue_dispatch(rows: int = 1) -> None:
     """After commit, a dispatch task per channel, so that slow email never
-    holds SMS back; for a large batch more of them, SMS (the channel people
-    read at once) first."""
+    holds SMS back; for a large batch more of them. SMS (the channel people
+    read at once) are queued first, all of them: free workers take tasks in
+    the order they were queued."""
     from .tasks import dispatch_outbox
 
     extra = max(0, min(settings.NOTIFY_PARALLEL_TASKS, rows // 6000))
     helpers = [Channel.SMS, Channel.EMAIL, Channel.SMS, Channel.CABINET]
-    # SMS first: a free worker takes the first task queued.
-    first = [Channel.SMS, Channel.PUSH, Channel.EMAIL, Channel.CABINET]
+    order = [Channel.SMS, Channel.PUSH, Channel.EMAIL, Channel.CABINET]
+    channels = order + [helpers[n % len(helpers)] for n in range(extra)]
+    channels.sort(key=order.index)
 
     def queue():
-        for channel in first:
+        for channel in channels:
             dispatch_outbox.delay(channel)
-        for n in range(extra):
-            dispatch_outbox.delay(helpers[n % len(helpers)])
 
     transaction.on_commit(queue)
 
