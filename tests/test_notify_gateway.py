@@ -374,6 +374,7 @@ def browser_keys():
     public = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
+
     def encode(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -462,3 +463,48 @@ def test_gateway_list_shows_the_portals_time_and_says_which(sms_gateway):
     assert "время (Europe/Moscow, UTC+03:00)" in text
     assert "<td>04.12 00:30:00</td>" in text
     assert "21:30:00" not in text
+
+
+@pytest.mark.django_db
+def test_a_gateway_that_takes_one_message_a_request_gets_them_one_by_one(
+    write_csv, run_import, settings
+):
+    from notifications.gateway import GatewayServer
+    from tests.conftest import _clear_gateway_penalties
+
+    server = GatewayServer(name="single", token="single-token", batch=1).start()
+    gateway = {"name": "single", "url": server.url, "token": "single-token"}
+    settings.SMS_GATEWAYS = [gateway]
+    settings.NOTIFY_RETRY_BASE_SECONDS = 0
+    _clear_gateway_penalties()
+    citizens = [CitizenFactory(consenting=True) for _ in range(3)]
+    path = write_csv(
+        "three.csv",
+        BIRTHS_HEADER,
+        [birth(f"S{n}", c.snils) for n, c in enumerate(citizens)],
+    )
+    evaluate_batch(run_import("births", path)["batch_id"])
+    try:
+        # Sent all at once, the gateway refuses the request: nothing goes.
+        services.dispatch_pending(channel="sms", max_batches=1)
+        assert server.state.messages == []
+        assert set(
+            Notification.objects.filter(channel="sms").values_list("status", flat=True)
+        ) == {"pending"}
+
+        # Told its limit, the client sends one message a request.
+        settings.SMS_GATEWAYS = [{**gateway, "batch": 1}]
+        services.dispatch_pending(channel="sms")
+    finally:
+        server.stop()
+
+    assert server.state.requests == 3
+    assert sorted(m["ref"] for m in server.state.messages) == sorted(
+        str(pk)
+        for pk in Notification.objects.filter(channel="sms").values_list(
+            "pk", flat=True
+        )
+    )
+    assert set(
+        Notification.objects.filter(channel="sms").values_list("status", flat=True)
+    ) == {"sent"}

@@ -19,6 +19,12 @@ def main() -> None:
     )
     parser.add_argument("--receipt-delay", type=float, default=1.0)
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="messages a request may carry (0: any number)",
+    )
+    parser.add_argument(
         "--time-zone",
         default="Europe/Moscow",
         help="the time zone the message list shows (the portal's TIME_ZONE)",
@@ -33,6 +39,7 @@ def main() -> None:
         portal_url=args.portal_url,
         receipt_delay=args.receipt_delay,
         time_zone=args.time_zone,
+        batch=args.batch,
     )
     print(f"SMS gateway {args.name} on {server.url}", flush=True)
     server.serve_forever()

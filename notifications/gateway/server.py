@@ -78,12 +78,16 @@ class GatewayServer(ThreadingHTTPServer):
         portal_url: str = "",
         receipt_delay: float = 0.5,
         time_zone: str = "Europe/Moscow",
+        batch: int = 0,
     ):
         super().__init__((host, port), _Handler)
         self.name = name
         # The message list speaks the portal's time (settings.TIME_ZONE),
         # as the citizen and the demo's narrator do; the API keeps UTC.
         self.time_zone = ZoneInfo(time_zone)
+        # Messages a request may carry (0: any number); more get 413, as
+        # a gateway that takes one message at a time answers.
+        self.batch = batch
         self.token = token
         self.portal_url = portal_url.rstrip("/")
         self.receipt_delay = receipt_delay
@@ -310,6 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         data = self._body()
+        if self.server.batch and len(data.get("messages", [])) > self.server.batch:
+            self._send(413, {"error": f"at most {self.server.batch} messages"})
+            return
         with state.lock:
             state.requests += 1
             mode, delay = state.mode, float(state.delay)
