@@ -14,6 +14,8 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
+    "%(name)s, Вам положена услуга «%(title)s». Подать заявление: ответьте ДА %(code)s": "%(name)s, you are entitled to the service “%(title)s”. To apply, reply ДА %(code)s",
+    "краткое название (для SMS)": "short name (for SMS)",
     "Личный кабинет": "Personal account",
     "СНИЛС": "SNILS (insurance number)",
     "11 цифр, можно с дефисами и пробелом: 123-456-789 01": "11 digits, dashes and a space allowed: 123-456-789 01",

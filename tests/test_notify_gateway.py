@@ -1,12 +1,14 @@
 """The gateway's side: SMS parts, receipts, replies, email bounces, push."""
 
 import base64
+import datetime
 import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
@@ -449,10 +451,7 @@ def test_gateway_log_lists_what_it_received(sms_gateway):
 def test_gateway_list_shows_the_portals_time_and_says_which(sms_gateway):
     """Regression: the list showed UTC times while the portal speaks
     Moscow time. 21:30 UTC is already the next day in Moscow."""
-    import datetime
     import urllib.request
-
-    import time_machine
 
     evening = datetime.datetime(2026, 12, 3, 21, 30, tzinfo=datetime.UTC)
     with time_machine.travel(evening, tick=False):
@@ -466,6 +465,7 @@ def test_gateway_list_shows_the_portals_time_and_says_which(sms_gateway):
 
 
 @pytest.mark.django_db
+@time_machine.travel(datetime.datetime(2026, 12, 3, 11, 0, tzinfo=datetime.UTC))
 def test_a_gateway_that_takes_one_message_a_request_gets_them_one_by_one(
     write_csv, run_import, settings
 ):

@@ -2,7 +2,10 @@
 renders; plain text is not HTML-escaped; the offer SMS names the service
 within two SMS parts."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.conf import settings
 from django.template import Context, Template
 from django.template.loader import select_template
@@ -17,6 +20,8 @@ from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
 
 pytestmark = pytest.mark.django_db
+
+AFTERNOON = datetime.datetime(2026, 12, 3, 11, 0, tzinfo=datetime.UTC)  # 14:00 MSK
 
 
 @pytest.fixture
@@ -82,7 +87,8 @@ def test_an_officials_template_renders_as_django_renders_it(offer_for):
         "{{ notification.get_kind_display }} [{{ nothing.here }}] "
         "{{ offer.expires_at|date:'d.m.Y' }} {{ offer.service.title|truncatechars:9 }} "
         "{% translate 'Открыть предложение' %} "
-        "{% blocktranslate with code=offer.short_code %}код {{ code }}{% endblocktranslate %}"
+        "{% blocktranslate with code=offer.short_code %}код {{ code }}"
+        "{% endblocktranslate %}"
     )
     branching = "{% if citizen.first_name %}{{ citizen.first_name }}{% endif %}!"
 
@@ -112,9 +118,9 @@ def test_an_sms_text_is_not_html_escaped(offer_for):
 def test_the_offer_sms_names_the_service(offer_for, sms_gateway):
     """Regression: the offer SMS said "a service" without saying which."""
     maria = CitizenFactory(consenting=True, first_name="Мария")
-    offer = offer_for(maria)
-
-    services.dispatch_pending(channel="sms")
+    with time_machine.travel(AFTERNOON, tick=False):  # not in quiet hours
+        offer = offer_for(maria)
+        services.dispatch_pending(channel="sms")
 
     [message] = sms_gateway.state.messages
     assert message["text"] == (
@@ -153,7 +159,8 @@ def test_an_officials_sms_template_is_kept_within_two_parts(offer_for):
         kind="offer_created",
         channel="sms",
         language=settings.LANGUAGE_CODE,
-        body="{{ citizen.first_name }}: «{{ service_title }}», ДА {{ offer.short_code }}",
+        body="{{ citizen.first_name }}: «{{ service_title }}», "
+        "ДА {{ offer.short_code }}",
     )
 
     _subject, text, _html = services.render(

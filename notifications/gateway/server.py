@@ -271,11 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif url.path == "/api/v1/log":
+            # ?since=N: only the messages after the first N (a bench polls).
+            since = parse_qs(url.query).get("since", ["0"])[0]
+            since = int(since) if since.isdigit() else 0
             with state.lock:
                 self._send(
                     200,
                     {
-                        "messages": list(state.messages),
+                        "messages": state.messages[since:],
                         "inbound": list(state.inbound),
                         "state": state.describe(),
                     },
