@@ -410,7 +410,7 @@ class _Batch:
                     last_error = v.error,
                     sent_at = COALESCE(n.sent_at, v.sent_at),
                     not_before = v.not_before, attempts = v.attempts,
-                    status_changed_at = now()
+                    status_changed_at = %s
                 FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS status,
                              unnest(%s::text[]) AS subject, unnest(%s::text[]) AS body,
                              unnest(%s::text[]) AS pmid, unnest(%s::text[]) AS gateway,
@@ -422,6 +422,9 @@ class _Batch:
                 """,
                 [
                     Status.SENDING,
+                    # The application's clock, as the claim and the sweeper
+                    # use it (and as tests freeze it).
+                    timezone.now(),
                     ids,
                     column["status"],
                     column["subject"],

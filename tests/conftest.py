@@ -1,4 +1,5 @@
 import csv
+import datetime
 import json
 import os
 import subprocess
@@ -80,6 +81,18 @@ def _database_url() -> str:
     url = f"postgresql://{db['USER']}{password}@{host}{port}/{db['NAME']}"
     socket = (db.get("OPTIONS") or {}).get("host")
     return f"{url}?host={socket}" if socket else url
+
+
+@pytest.fixture
+def afternoon():
+    """A Moscow afternoon (14:00), outside the default quiet hours
+    (22:00-08:00), for tests whose SMS must go whatever the hour the suite
+    runs at. Time flows on from there."""
+    import time_machine
+
+    moment = datetime.datetime(2026, 12, 3, 11, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(moment):
+        yield
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from offers.models import Offer
 from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
 
-pytestmark = pytest.mark.django_db
+# Tests that set no time of day of their own run in an afternoon: quiet
+# hours would otherwise hold their SMS back late in the evening.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("afternoon")]
 
 UTC = datetime.UTC
 
