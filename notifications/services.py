@@ -291,21 +291,25 @@ def claim_pending(limit: int, channel: str = "") -> list[int]:
     now = timezone.now()
     by_channel = "AND channel = %s" if channel else ""
     with transaction.atomic(), connection.cursor() as cursor:
+        # The rows are picked once, in a materialised CTE: as an IN
+        # (subquery) the planner may run the LIMIT ... SKIP LOCKED subquery
+        # again and claim more rows than asked.
         cursor.execute(
             f"""
-            UPDATE notifications_notification SET status = %s, claimed_at = %s,
-                status_changed_at = %s, attempts = attempts + 1
-            WHERE id IN (
+            WITH picked AS MATERIALIZED (
                 SELECT id FROM notifications_notification
                 WHERE status = %s AND (not_before IS NULL OR not_before <= %s)
                     {by_channel}
                 ORDER BY id LIMIT %s
                 FOR UPDATE SKIP LOCKED)
-            RETURNING id
+            UPDATE notifications_notification n SET status = %s, claimed_at = %s,
+                status_changed_at = %s, attempts = attempts + 1
+            FROM picked WHERE n.id = picked.id
+            RETURNING n.id
             """,
-            [Status.SENDING, now, now, Status.PENDING, now]
+            [Status.PENDING, now]
             + ([channel] if channel else [])
-            + [limit],
+            + [limit, Status.SENDING, now, now],
         )
         return [row[0] for row in cursor.fetchall()]
 
