@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import datetime
 import logging
-import uuid
 import math
 import time
+import uuid
 from collections import Counter, defaultdict
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
-from django.template import Context, Template
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import (
@@ -36,6 +33,8 @@ from .models import (
     Notification,
     PushSubscription,
 )
+from .rendering import compiled_file, compiled_text
+from .sms_parts import max_units, sms_length
 from .timezones import citizen_timezone
 
 logger = logging.getLogger(__name__)
@@ -63,18 +62,20 @@ _CHANNEL_CONDITIONS = {
 
 def _queue_dispatch(rows: int = 1) -> None:
     """After commit, a dispatch task per channel, so that slow email never
-    holds SMS back; for a large batch more of them, SMS (the channel people
-    read at once) first."""
+    holds SMS back; for a large batch more of them. SMS (the channel people
+    read at once) are queued first, all of them: free workers take tasks in
+    the order they were queued."""
     from .tasks import dispatch_outbox
 
     extra = max(0, min(settings.NOTIFY_PARALLEL_TASKS, rows // 6000))
     helpers = [Channel.SMS, Channel.EMAIL, Channel.SMS, Channel.CABINET]
+    order = [Channel.SMS, Channel.PUSH, Channel.EMAIL, Channel.CABINET]
+    channels = order + [helpers[n % len(helpers)] for n in range(extra)]
+    channels.sort(key=order.index)
 
     def queue():
-        for channel in Channel.values:
+        for channel in channels:
             dispatch_outbox.delay(channel)
-        for n in range(extra):
-            dispatch_outbox.delay(helpers[n % len(helpers)])
 
     transaction.on_commit(queue)
 
@@ -214,6 +215,43 @@ def _context(notification: Notification) -> dict:
     }
 
 
+def _with_service_title(context: dict) -> dict:
+    """``service_title``: the short name of the service the notice is
+    about, for texts that must be short (SMS)."""
+    if "service_title" in context:
+        return context
+    for name in ("offer", "application"):
+        service = getattr(context.get(name), "service", None)
+        if service is not None:
+            return {**context, "service_title": service.sms_title}
+    return {**context, "service_title": ""}
+
+
+# Below this a service's name says too little to be worth sending.
+_SHORTEST_TITLE = 12
+
+
+def _fit_sms(render_text, context: dict) -> str:
+    """The SMS text within ``SMS_MAX_PARTS`` parts. The service's name is
+    what gives way, cut with an ellipsis; the citizen's name and the reply
+    code stay whole."""
+    context = _with_service_title(context)
+    text = render_text(context).strip()
+    title = context["service_title"]
+    while len(title) > _SHORTEST_TITLE:
+        length = sms_length(text)
+        excess = length.units - max_units(length.encoding, settings.SMS_MAX_PARTS)
+        if excess <= 0:
+            break
+        keep = max(_SHORTEST_TITLE, len(title) - excess - 1)
+        shorter = title[:keep].rstrip() + "…"
+        if len(shorter) >= len(title):
+            break
+        title = shorter
+        text = render_text({**context, "service_title": title}).strip()
+    return text
+
+
 def _active_templates() -> dict[tuple[str, str], MessageTemplate]:
     language = settings.LANGUAGE_CODE
     return {
@@ -224,13 +262,17 @@ def _active_templates() -> dict[tuple[str, str], MessageTemplate]:
 
 def render_template(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     """(subject, text, html) of an official's template."""
-    ctx = Context(context, autoescape=False)
-    subject = Template(template.subject).render(ctx).strip()
-    text = Template(template.body).render(ctx).strip()
+    context = _with_service_title(context)
+    subject = compiled_text(template.subject, autoescape=False).render(context)
+    body = compiled_text(template.body, autoescape=False)
+    if template.channel == Channel.SMS:
+        text = _fit_sms(body.render, context)
+    else:
+        text = body.render(context)
     html = ""
     if template.html_body:
-        html = Template(template.html_body).render(Context(context))
-    return subject, text, html
+        html = compiled_text(template.html_body, autoescape=True).render(context)
+    return subject.strip(), text.strip(), html
 
 
 def render(
@@ -240,7 +282,7 @@ def render(
     template from the database when there is one, else the file's."""
     if templates is None:
         templates = _active_templates()
-    context = _context(notification)
+    context = _with_service_title(_context(notification))
     channel = notification.channel
     override = templates.get((notification.kind, channel))
     if override is not None:
@@ -254,21 +296,26 @@ def render(
     about = notification.offer or notification.application
     service = about.service.code if about is not None else ""
 
-    def file(name: str) -> str:
-        # A kind without texts of its own uses the general ones.
-        names = [
+    def file(name: str):
+        # A kind without texts of its own uses the general ones. Plain
+        # text is not HTML: a name with an apostrophe stays as it is.
+        names = (
             f"notifications/{notification.kind}/{name}",
             f"notifications/default/{name}",
-        ]
+        )
         if service:
-            names.insert(0, f"notifications/{notification.kind}/{service}/{name}")
-        return render_to_string(names, context)
+            names = (f"notifications/{notification.kind}/{service}/{name}", *names)
+        return compiled_file(names, autoescape=name.endswith(".html"))
 
-    subject = file("subject.txt").strip()
+    subject = file("subject.txt").render(context).strip()
     # Push shows the short SMS text.
     name = "sms" if channel == Channel.PUSH else channel
-    text = file(f"{name}.txt").strip()
-    html = file("email.html") if channel == Channel.EMAIL else ""
+    body = file(f"{name}.txt")
+    if channel == Channel.SMS:
+        text = _fit_sms(body.render, context).strip()
+    else:
+        text = body.render(context).strip()
+    html = file("email.html").render(context) if channel == Channel.EMAIL else ""
     return subject, text, html
 
 
@@ -287,21 +334,25 @@ def claim_pending(limit: int, channel: str = "") -> list[int]:
     now = timezone.now()
     by_channel = "AND channel = %s" if channel else ""
     with transaction.atomic(), connection.cursor() as cursor:
+        # The rows are picked once, in a materialised CTE: as an IN
+        # (subquery) the planner may run the LIMIT ... SKIP LOCKED subquery
+        # again and claim more rows than asked.
         cursor.execute(
             f"""
-            UPDATE notifications_notification SET status = %s, claimed_at = %s,
-                status_changed_at = %s, attempts = attempts + 1
-            WHERE id IN (
+            WITH picked AS MATERIALIZED (
                 SELECT id FROM notifications_notification
                 WHERE status = %s AND (not_before IS NULL OR not_before <= %s)
                     {by_channel}
                 ORDER BY id LIMIT %s
                 FOR UPDATE SKIP LOCKED)
-            RETURNING id
+            UPDATE notifications_notification n SET status = %s, claimed_at = %s,
+                status_changed_at = %s, attempts = attempts + 1
+            FROM picked WHERE n.id = picked.id
+            RETURNING n.id
             """,
-            [Status.SENDING, now, now, Status.PENDING, now]
+            [Status.PENDING, now]
             + ([channel] if channel else [])
-            + [limit],
+            + [limit, Status.SENDING, now, now],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -406,7 +457,7 @@ class _Batch:
                     last_error = v.error,
                     sent_at = COALESCE(n.sent_at, v.sent_at),
                     not_before = v.not_before, attempts = v.attempts,
-                    status_changed_at = now()
+                    status_changed_at = %s
                 FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS status,
                              unnest(%s::text[]) AS subject, unnest(%s::text[]) AS body,
                              unnest(%s::text[]) AS pmid, unnest(%s::text[]) AS gateway,
@@ -418,6 +469,9 @@ class _Batch:
                 """,
                 [
                     Status.SENDING,
+                    # The application's clock, as the claim and the sweeper
+                    # use it (and as tests freeze it).
+                    timezone.now(),
                     ids,
                     column["status"],
                     column["subject"],
@@ -456,39 +510,33 @@ def _retry_or_fail(batch: _Batch, notification: Notification, error: str) -> Non
 def _deliver_email(batch: _Batch, rows: list[Notification]) -> None:
     from smtplib import SMTPRecipientsRefused
 
+    from .mail import PreparedEmail, send_prepared
+
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-    mail = get_connection()
-    try:
-        mail.open()
-    except Exception as error:
-        for notification in rows:
-            _retry_or_fail(batch, notification, f"{type(error).__name__}: {error}")
-        return
-    try:
-        for notification in rows:
-            message = EmailMultiAlternatives(
+    messages = []
+    for notification in rows:
+        notification.provider_message_id = f"notification-{notification.pk}@{domain}"
+        messages.append(
+            PreparedEmail(
                 notification.subject,
                 notification.body,
-                to=[notification.citizen.email],
-                headers={"Message-ID": f"<notification-{notification.pk}@{domain}>"},
-                connection=mail,
+                notification.html,
+                to=notification.citizen.email,
+                message_id=notification.provider_message_id,
             )
-            message.attach_alternative(notification.html, "text/html")
-            notification.provider_message_id = (
-                f"notification-{notification.pk}@{domain}"
-            )
-            try:
-                message.send()
-            except SMTPRecipientsRefused as error:
-                mark_email_unusable(notification.citizen.email, "smtp: refused")
-                notification.last_error = f"refused: {error}"[:2000]
-                batch.set(notification, Status.UNDELIVERED)
-            except Exception as error:
-                _retry_or_fail(batch, notification, f"{type(error).__name__}: {error}")
-            else:
-                batch.set(notification, Status.SENT)
-    finally:
-        mail.close()
+        )
+
+    # The SMTP exchanges run in threads; what follows from their outcomes
+    # runs here, in this task's database connection.
+    for notification, error in zip(rows, send_prepared(messages), strict=True):
+        if error is None:
+            batch.set(notification, Status.SENT)
+        elif isinstance(error, SMTPRecipientsRefused):
+            mark_email_unusable(notification.citizen.email, "smtp: refused")
+            notification.last_error = f"refused: {error}"[:2000]
+            batch.set(notification, Status.UNDELIVERED)
+        else:
+            _retry_or_fail(batch, notification, f"{type(error).__name__}: {error}")
 
 
 def _deliver_sms(batch: _Batch, rows: list[Notification]) -> None:
@@ -553,11 +601,13 @@ def _deliver_push(batch: _Batch, rows: list[Notification]) -> None:
 
 
 def _deliver_batch(ids: list[int], templates: dict) -> None:
+    # A batch is mostly about a few services: each is loaded once, not once
+    # a row; the prefilled data no notice shows stays in the database.
     rows = list(
         Notification.objects.filter(pk__in=ids)
-        .select_related(
-            "citizen__delivery_profile", "offer__service", "application__service"
-        )
+        .select_related("citizen__delivery_profile", "offer", "application")
+        .defer("offer__prefill", "application__data")
+        .prefetch_related("offer__service", "application__service")
         .order_by("id")
     )
     batch = _Batch()
@@ -1102,4 +1152,3 @@ def send_direct_sms(phone: str, text: str) -> bool:
         statuses = [outcome.status for outcome in outcomes.values()]
         logger.warning("direct sms not accepted outcomes=%s", statuses)
     return accepted
-

@@ -32,3 +32,9 @@ def sms_length(text: str) -> SmsLength:
         single, multi, encoding = 160, 153, "gsm7"
     parts = 1 if units <= single else math.ceil(units / multi)
     return SmsLength(encoding, units, parts)
+
+
+def max_units(encoding: str, parts: int) -> int:
+    """The most units a text in ``encoding`` may have to fit ``parts``."""
+    single, multi = (160, 153) if encoding == "gsm7" else (70, 67)
+    return single if parts <= 1 else multi * parts

@@ -12,6 +12,15 @@ class Service(models.Model):
 
     code = models.SlugField(_("код"), max_length=64, unique=True)
     title = models.CharField(_("название"), max_length=200)
+    # An SMS of two parts holds 134 Cyrillic characters, and the notice has
+    # more to say than the service's full name.
+    short_title = models.CharField(
+        _("краткое название (для SMS)"),
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+    )
     agency = models.CharField(_("ведомство"), max_length=200)
     description = models.TextField(_("описание"), blank=True)
     # Keys of offers.prefill.PREFILL_FIELDS, in the order the form shows them.
@@ -50,6 +59,10 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def sms_title(self) -> str:
+        return self.short_title or self.title
 
 
 class RandomShortCode(models.Func):

@@ -260,6 +260,9 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# SMTP connections a dispatch task opens at once for a batch of email: one
+# waits on the server's answers most of the time.
+EMAIL_CONNECTIONS = env.int("EMAIL_CONNECTIONS", default=4)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 # SMS: the portal's HTTP gateway protocol (docs/notifications.md). A JSON
@@ -281,6 +284,9 @@ SMS_GATEWAY_SLOW_SECONDS = env.float("SMS_GATEWAY_SLOW_SECONDS", default=3.0)
 SMS_GATEWAY_PENALTY_SECONDS = env.int("SMS_GATEWAY_PENALTY_SECONDS", default=120)
 SMS_GATEWAY_CHUNK = env.int("SMS_GATEWAY_CHUNK", default=500)
 SMS_LOCAL_GATEWAY_URL = env("SMS_LOCAL_GATEWAY_URL", default="")
+# The longest SMS a notice may be, in parts: the service's name is
+# shortened to fit (134 Cyrillic characters in two parts).
+SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=2)
 
 # Outbox delivery: batches, retries with exponential backoff, and how long
 # a claimed row may stay "sending" before the sweeper takes it back.

@@ -15,6 +15,8 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
+    "%(name)s, Вам положена услуга «%(title)s». Подать заявление: ответьте ДА %(code)s": "%(name)s, you are entitled to the service “%(title)s”. To apply, reply ДА %(code)s",
+    "краткое название (для SMS)": "short name (for SMS)",
     "Личный кабинет": "Personal account",
     "СНИЛС": "SNILS (insurance number)",
     "11 цифр, можно с дефисами и пробелом: 123-456-789 01": "11 digits, dashes and a space allowed: 123-456-789 01",
@@ -543,7 +545,7 @@ EN = {
     "Заявление подписано простой электронной подписью %(when)s (%(method)s).": "The application was signed with a simple electronic signature on %(when)s (%(method)s).",
     "Подпись не сходится с данными заявления: содержание изменено после подписания.": "The signature does not match the application's data: the content was changed after signing.",
     "Контрольная сумма подписанного содержания (SHA-256):": "Checksum of the signed content (SHA-256):",
-    "%(name)s, Вам положена услуга. Подпишите заявление в кабинете": "%(name)s, a service is due to you. Sign the application in your account",
+    "%(name)s, Вам положена услуга «%(title)s». Подпишите заявление в кабинете": "%(name)s, you are entitled to the service “%(title)s”. Sign the application in your account",
     "Ваше заявление № %(number)s на услугу «%(title)s» одобрено. Пенсия назначена, выплаты — с %(start)s.": "Your application No. %(number)s for “%(title)s” is approved. The pension is awarded, paid from %(start)s.",
 }
 

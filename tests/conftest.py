@@ -1,4 +1,5 @@
 import csv
+import datetime
 import json
 import os
 import subprocess
@@ -91,6 +92,18 @@ def _database_url() -> str:
     url = f"postgresql://{db['USER']}{password}@{host}{port}/{db['NAME']}"
     socket = (db.get("OPTIONS") or {}).get("host")
     return f"{url}?host={socket}" if socket else url
+
+
+@pytest.fixture
+def afternoon():
+    """A Moscow afternoon (14:00), outside the default quiet hours
+    (22:00-08:00), for tests whose SMS must go whatever the hour the suite
+    runs at. Time flows on from there."""
+    import time_machine
+
+    moment = datetime.datetime(2026, 12, 3, 11, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(moment):
+        yield
 
 
 @pytest.fixture
@@ -249,6 +262,7 @@ class _Mailbox:
                 "from": envelope.mail_from,
                 "to": list(envelope.rcpt_tos),
                 "message": message,
+                "peer": session.peer,  # tells the client's connections apart
             }
         )
         return "250 OK"

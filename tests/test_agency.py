@@ -94,6 +94,7 @@ def test_an_official_approves_then_completes_from_the_application_page(
     }
 
 
+@pytest.mark.usefixtures("afternoon")  # quiet hours would hold the SMS back
 def test_the_citizen_is_told_of_each_step_in_the_cabinet_and_by_sms(
     admin_client, write_csv, anna
 ):

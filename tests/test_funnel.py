@@ -20,7 +20,7 @@ RULE = "maternity-capital-since-2020"
 
 
 @pytest.fixture
-def known_data_set(write_csv, sms_gateway):
+def known_data_set(write_csv, sms_gateway, afternoon):
     """Seven second-child births: three consenting mothers, one without
     consent, one with the proactive mode off, one deceased, one unknown to
     the population registry. Of the offers, two are opened, one confirmed

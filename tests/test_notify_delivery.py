@@ -2,6 +2,7 @@
 time out, a real SMTP server, quiet hours and the daily cap."""
 
 import datetime
+from email.header import decode_header, make_header
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,9 @@ from offers.models import Offer
 from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
 
-pytestmark = pytest.mark.django_db
+# Tests that set no time of day of their own run in an afternoon: quiet
+# hours would otherwise hold their SMS back late in the evening.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("afternoon")]
 
 UTC = datetime.UTC
 
@@ -342,3 +345,64 @@ def test_dispatch_stops_claiming_when_its_time_budget_is_spent(
 
     assert not Notification.objects.filter(status="sending").exists()
     assert Notification.objects.filter(status="pending").count() == 2
+
+
+def test_a_batch_of_email_goes_over_several_connections_each_message_once(
+    write_csv, run_import, smtp_server, settings
+):
+    settings.EMAIL_CONNECTIONS = 3
+    citizens = [
+        CitizenFactory(consenting=True, email=f"mother{n}@example.org")
+        for n in range(60)
+    ]
+    path = write_csv(
+        "many.csv",
+        BIRTHS_HEADER,
+        [birth(f"M{n}", c.snils) for n, c in enumerate(citizens)],
+    )
+    evaluate_batch(run_import("births", path)["batch_id"])
+
+    assert services.dispatch_pending(channel="email") == 60
+
+    received = sorted(address for m in smtp_server.messages for address in m["to"])
+    assert received == sorted(c.email for c in citizens)
+    assert len({m["peer"] for m in smtp_server.messages}) == 3
+    assert not Notification.objects.filter(channel="email").exclude(status="sent")
+
+    # Every message reads back as the notice stored for it.
+    for mail in smtp_server.messages:
+        message = mail["message"]
+        notice = Notification.objects.get(
+            provider_message_id=message["Message-ID"].strip("<>")
+        )
+        assert str(make_header(decode_header(message["Subject"]))) == notice.subject
+        # The server hands over the message as it came: with CRLF.
+        text, html = [
+            part.get_payload(decode=True).decode().replace("\r\n", "\n")
+            for part in message.walk()
+            if part.get_content_maintype() == "text"
+        ]
+        assert text.strip() == notice.body
+        assert f"/offers/{notice.offer_id}/" in html
+
+
+def test_an_email_line_longer_than_smtp_allows_goes_as_base64(
+    offer_for, smtp_server, settings
+):
+    line = "Очень длинная строка без переносов. " * 30  # over 998 bytes
+    MessageTemplate.objects.create(
+        kind="offer_created",
+        channel="email",
+        language=settings.LANGUAGE_CODE,
+        subject="Тема",
+        body=line,
+    )
+    offer = offer_for(CitizenFactory(consenting=True, email="maria@example.org"))
+
+    services.dispatch_pending(channel="email")
+
+    [mail] = smtp_server.messages
+    [text] = [p for p in mail["message"].walk() if p.get_content_type() == "text/plain"]
+    assert text["Content-Transfer-Encoding"] == "base64"
+    assert text.get_payload(decode=True).decode() == line.strip()
+    assert row(offer, "email").status == "sent"

@@ -1,12 +1,14 @@
 """The gateway's side: SMS parts, receipts, replies, email bounces, push."""
 
 import base64
+import datetime
 import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
@@ -20,6 +22,10 @@ from offers.models import Application, Offer
 from tests.conftest import wait_until
 from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
+
+# Tests that set no time of day of their own run in an afternoon: quiet
+# hours would otherwise hold their SMS back late in the evening.
+pytestmark = pytest.mark.usefixtures("afternoon")
 
 CYRILLIC = "Ж"
 
@@ -374,6 +380,7 @@ def browser_keys():
     public = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
+
     def encode(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -443,3 +450,64 @@ def test_gateway_log_lists_what_it_received(sms_gateway):
         assert "Привет" in page.read().decode()
     with urllib.request.urlopen(sms_gateway.url + "/api/v1/log") as log:
         assert json.loads(log.read())["messages"][0]["encoding"] == "ucs2"
+
+
+def test_gateway_list_shows_the_portals_time_and_says_which(sms_gateway):
+    """Regression: the list showed UTC times while the portal speaks
+    Moscow time. 21:30 UTC is already the next day in Moscow."""
+    import urllib.request
+
+    evening = datetime.datetime(2026, 12, 3, 21, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(evening, tick=False):
+        sms_gateway._accept({"ref": "1", "to": "+79161234567", "text": "Привет"})
+        with urllib.request.urlopen(sms_gateway.url + "/") as page:
+            text = page.read().decode()
+
+    assert "время (Europe/Moscow, UTC+03:00)" in text
+    assert "<td>04.12 00:30:00</td>" in text
+    assert "21:30:00" not in text
+
+
+@pytest.mark.django_db
+def test_a_gateway_that_takes_one_message_a_request_gets_them_one_by_one(
+    write_csv, run_import, settings
+):
+    from notifications.gateway import GatewayServer
+    from tests.conftest import _clear_gateway_penalties
+
+    server = GatewayServer(name="single", token="single-token", batch=1).start()
+    gateway = {"name": "single", "url": server.url, "token": "single-token"}
+    settings.SMS_GATEWAYS = [gateway]
+    settings.NOTIFY_RETRY_BASE_SECONDS = 0
+    _clear_gateway_penalties()
+    citizens = [CitizenFactory(consenting=True) for _ in range(3)]
+    path = write_csv(
+        "three.csv",
+        BIRTHS_HEADER,
+        [birth(f"S{n}", c.snils) for n, c in enumerate(citizens)],
+    )
+    evaluate_batch(run_import("births", path)["batch_id"])
+    try:
+        # Sent all at once, the gateway refuses the request: nothing goes.
+        services.dispatch_pending(channel="sms", max_batches=1)
+        assert server.state.messages == []
+        assert set(
+            Notification.objects.filter(channel="sms").values_list("status", flat=True)
+        ) == {"pending"}
+
+        # Told its limit, the client sends one message a request.
+        settings.SMS_GATEWAYS = [{**gateway, "batch": 1}]
+        services.dispatch_pending(channel="sms")
+    finally:
+        server.stop()
+
+    assert server.state.requests == 3
+    assert sorted(m["ref"] for m in server.state.messages) == sorted(
+        str(pk)
+        for pk in Notification.objects.filter(channel="sms").values_list(
+            "pk", flat=True
+        )
+    )
+    assert set(
+        Notification.objects.filter(channel="sms").values_list("status", flat=True)
+    ) == {"sent"}

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from notifications import services
-from notifications.models import Notification
+from notifications.models import DeliveryProfile, Notification
 from tests.conftest import wait_until
 from tests.factories import CitizenFactory
 from tests.helpers import BIRTHS_HEADER, birth
@@ -41,6 +41,11 @@ def test_a_worker_killed_mid_batch_sends_no_sms_twice(
         CitizenFactory(consenting=True, phone=f"+7916000{n:04d}")
         for n in range(CITIZENS)
     ]
+    # The worker runs on the real clock: without quiet hours its SMS go at
+    # whatever hour the suite runs (quiet hours have tests of their own).
+    DeliveryProfile.objects.bulk_create(
+        DeliveryProfile(citizen=m, quiet_hours=False) for m in mothers
+    )
     rows = [birth(f"K{n}", m.snils) for n, m in enumerate(mothers)]
     path = write_csv("births.csv", BIRTHS_HEADER, rows)
 

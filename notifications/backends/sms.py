@@ -31,6 +31,9 @@ class Gateway:
     url: str
     token: str
     weight: int = 1
+    # Messages one request may carry: the protocol sends many at once, a
+    # gateway that takes them one by one says "batch": 1.
+    batch: int = 0
 
 
 @dataclass
@@ -48,6 +51,7 @@ def configured_gateways() -> list[Gateway]:
             url=g["url"].rstrip("/"),
             token=g["token"],
             weight=int(g.get("weight", 1)),
+            batch=int(g.get("batch", 0)),
         )
         for g in settings.SMS_GATEWAYS
     ]
@@ -113,58 +117,81 @@ class GatewayClient:
     # Sending -------------------------------------------------------------
 
     def send(self, items: list[dict]) -> dict[str, Outcome]:
-        """Send ``[{"ref", "to", "text"}]``; return an outcome per ref."""
+        """Send ``[{"ref", "to", "text"}]``; return an outcome per ref.
+
+        Each gateway gets requests of at most its ``batch`` messages; what
+        one gateway did not take goes to the next."""
+        outcomes: dict[str, Outcome] = {}
         errors = []
+        remaining = items
         for gateway in self.ranked():
-            started = time.monotonic()
-            try:
-                response = self.http.post(
-                    gateway.url + "/api/v1/messages",
-                    json={"messages": items},
-                    headers={"Authorization": f"Bearer {gateway.token}"},
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                # Nothing reached the gateway: the next one may have it.
-                self.penalise(gateway, "connect")
-                errors.append(f"{gateway.name}: {type(error).__name__}")
-                continue
-            except httpx.TransportError as error:
-                # Sent, but no answer: the gateway may have accepted it.
-                self.penalise(gateway, "timeout")
-                logger.warning(
-                    "sms answer lost gateway=%s count=%d error=%s",
-                    gateway.name,
-                    len(items),
-                    type(error).__name__,
-                )
-                return {
-                    i["ref"]: Outcome(UNKNOWN, gateway.name, error=type(error).__name__)
-                    for i in items
-                }
-
-            if time.monotonic() - started > self.slow:
-                self.penalise(gateway, "slow")
-            if response.status_code != 200:
-                self.penalise(gateway, f"http {response.status_code}")
-                errors.append(f"{gateway.name}: HTTP {response.status_code}")
-                continue
-
-            results = {r.get("ref"): r for r in response.json().get("messages", [])}
-            outcomes = {}
-            for item in items:
-                result = results.get(item["ref"]) or {}
-                if result.get("status") == "accepted":
-                    outcomes[item["ref"]] = Outcome(
-                        ACCEPTED, gateway.name, message_id=result.get("id", "")
-                    )
-                else:
-                    outcomes[item["ref"]] = Outcome(
-                        REJECTED, gateway.name, error=result.get("error", "rejected")
-                    )
-            return outcomes
+            size = gateway.batch if gateway.batch > 0 else len(remaining)
+            while remaining:
+                chunk, rest = remaining[:size], remaining[size:]
+                result, error = self._post(gateway, chunk)
+                if result is None:
+                    errors.append(error)
+                    break  # this gateway failed: the next one takes the rest
+                outcomes.update(result)
+                remaining = rest
+                if any(o.status == UNKNOWN for o in result.values()):
+                    break  # it timed out: the rest go elsewhere
+            if not remaining:
+                return outcomes
 
         error = "; ".join(errors) or "no gateway configured"
-        return {i["ref"]: Outcome(RETRY, error=error) for i in items}
+        outcomes.update({i["ref"]: Outcome(RETRY, error=error) for i in remaining})
+        return outcomes
+
+    def _post(
+        self, gateway: Gateway, items: list[dict]
+    ) -> tuple[dict[str, Outcome] | None, str]:
+        """One request: an outcome per ref, or None and why when nothing
+        reached the gateway or it refused the whole request."""
+        started = time.monotonic()
+        try:
+            response = self.http.post(
+                gateway.url + "/api/v1/messages",
+                json={"messages": items},
+                headers={"Authorization": f"Bearer {gateway.token}"},
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # Nothing reached the gateway: the next one may have it.
+            self.penalise(gateway, "connect")
+            return None, f"{gateway.name}: {type(error).__name__}"
+        except httpx.TransportError as error:
+            # Sent, but no answer: the gateway may have accepted it.
+            self.penalise(gateway, "timeout")
+            logger.warning(
+                "sms answer lost gateway=%s count=%d error=%s",
+                gateway.name,
+                len(items),
+                type(error).__name__,
+            )
+            return {
+                i["ref"]: Outcome(UNKNOWN, gateway.name, error=type(error).__name__)
+                for i in items
+            }, ""
+
+        if time.monotonic() - started > self.slow:
+            self.penalise(gateway, "slow")
+        if response.status_code != 200:
+            self.penalise(gateway, f"http {response.status_code}")
+            return None, f"{gateway.name}: HTTP {response.status_code}"
+
+        results = {r.get("ref"): r for r in response.json().get("messages", [])}
+        outcomes = {}
+        for item in items:
+            result = results.get(item["ref"]) or {}
+            if result.get("status") == "accepted":
+                outcomes[item["ref"]] = Outcome(
+                    ACCEPTED, gateway.name, message_id=result.get("id", "")
+                )
+            else:
+                outcomes[item["ref"]] = Outcome(
+                    REJECTED, gateway.name, error=result.get("error", "rejected")
+                )
+        return outcomes, ""
 
     def query(self, refs: list[str], gateway_name: str = "") -> dict[str, dict]:
         """What the gateways know of these refs: {ref: {"id", "status",

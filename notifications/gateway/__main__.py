@@ -18,6 +18,17 @@ def main() -> None:
         help="where receipts and replies go, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument("--receipt-delay", type=float, default=1.0)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="messages a request may carry (0: any number)",
+    )
+    parser.add_argument(
+        "--time-zone",
+        default="Europe/Moscow",
+        help="the time zone the message list shows (the portal's TIME_ZONE)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     server = GatewayServer(
@@ -27,6 +38,8 @@ def main() -> None:
         token=args.token,
         portal_url=args.portal_url,
         receipt_delay=args.receipt_delay,
+        time_zone=args.time_zone,
+        batch=args.batch,
     )
     print(f"SMS gateway {args.name} on {server.url}", flush=True)
     server.serve_forever()

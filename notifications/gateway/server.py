@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from notifications.sms_parts import sms_length
 
@@ -76,9 +77,17 @@ class GatewayServer(ThreadingHTTPServer):
         token: str = "local-gateway-token",
         portal_url: str = "",
         receipt_delay: float = 0.5,
+        time_zone: str = "Europe/Moscow",
+        batch: int = 0,
     ):
         super().__init__((host, port), _Handler)
         self.name = name
+        # The message list speaks the portal's time (settings.TIME_ZONE),
+        # as the citizen and the demo's narrator do; the API keeps UTC.
+        self.time_zone = ZoneInfo(time_zone)
+        # Messages a request may carry (0: any number); more get 413, as
+        # a gateway that takes one message at a time answers.
+        self.batch = batch
         self.token = token
         self.portal_url = portal_url.rstrip("/")
         self.receipt_delay = receipt_delay
@@ -262,11 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif url.path == "/api/v1/log":
+            # ?since=N: only the messages after the first N (a bench polls).
+            since = parse_qs(url.query).get("since", ["0"])[0]
+            since = int(since) if since.isdigit() else 0
             with state.lock:
                 self._send(
                     200,
                     {
-                        "messages": list(state.messages),
+                        "messages": state.messages[since:],
                         "inbound": list(state.inbound),
                         "state": state.describe(),
                     },
@@ -305,6 +317,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         data = self._body()
+        if self.server.batch and len(data.get("messages", [])) > self.server.batch:
+            self._send(413, {"error": f"at most {self.server.batch} messages"})
+            return
         with state.lock:
             state.requests += 1
             mode, delay = state.mode, float(state.delay)
@@ -331,13 +346,21 @@ class _Handler(BaseHTTPRequestHandler):
             messages = list(reversed(state.messages[-500:]))
             inbound = list(reversed(state.inbound[-100:]))
             described = state.describe()
+        zone = self.server.time_zone
+
+        def local(received_at: str) -> str:
+            moment = datetime.fromisoformat(received_at).astimezone(zone)
+            return moment.strftime("%d.%m %H:%M:%S")
+
+        offset = datetime.now(zone).strftime("%z")
+        zone_label = f"{zone.key}, UTC{offset[:3]}:{offset[3:]}"
         rows = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td>"
             "<td>{}</td><td><form method=post action=/control/reply>"
             "<input type=hidden name=from value='{}'>"
             "<input name=text placeholder='ДА 123456' aria-label='Ответ'>"
             "<button>Ответить</button></form></td></tr>".format(
-                html.escape(m["received_at"][11:19]),
+                html.escape(local(m["received_at"])),
                 html.escape(m["to"]),
                 html.escape(m["text"]),
                 html.escape(m["status"]),
@@ -360,6 +383,7 @@ padding:4px 8px;text-align:left}}table{{border-collapse:collapse}}</style></head
 <body><h1>Локальный SMS-шлюз «{html.escape(self.server.name)}»</h1>
 <p>Режим: {described["mode"]}; сообщений: {described["messages"]}.
 Сообщения вымышлены: шлюз ничего не отправляет операторам.</p>
-<table><tr><th>время</th><th>кому</th><th>текст</th><th>состояние</th>
-<th>частей</th><th>ref</th><th>ответ гражданина</th></tr>{rows}</table>
+<table><tr><th>время ({html.escape(zone_label)})</th><th>кому</th><th>текст</th>
+<th>состояние</th><th>частей</th><th>ref</th><th>ответ гражданина</th></tr>
+{rows}</table>
 <h2>Ответы граждан</h2><ul>{replies}</ul></body></html>"""
