@@ -262,25 +262,38 @@ class Checker:
     The text is exactly ``json.dumps(data, ensure_ascii=False,
     sort_keys=True)``: the content hash of every stored record is taken over
     it, so a record sent again must give the same text as when it was first
-    stored. It is assembled from a template of the sorted keys instead, and
-    the parsers of repeating values are asked once per distinct text: this
-    loop runs once per record of files with millions of them."""
+    stored. It is filled into a template of the sorted keys instead, value
+    by value as each is checked, and the parsers of repeating values are
+    asked once per distinct text: this loop runs once per record of files
+    with millions of them."""
 
     def __init__(self, source: str, today: datetime.date):
         self.source = source
         self.today = today.isoformat()
-        self.plan = tuple(
-            (c.name, c.required, c.parse, {} if c.parse in _REPEATING else None)
-            for c in SCHEMAS[source]
+        columns = SCHEMAS[source]
+        keys = sorted(
+            [c.name for c in columns]
+            + (["phone_is_mobile"] if source == Source.POPULATION else [])
         )
-        keys = [c.name for c in SCHEMAS[source]]
-        if source == Source.POPULATION:
-            keys.append("phone_is_mobile")
-        self.keys = sorted(keys)
-        # Where each key's JSON goes in the sorted template.
-        self.slot = {key: index for index, key in enumerate(self.keys)}
-        self.template = (
-            "{" + ", ".join(f'"{key}": %s' for key in self.keys) + "}"
+        self.size = len(keys)
+        self.template = "{" + ", ".join(f'"{key}": %s' for key in keys) + "}"
+        # An empty optional value is "" (text) or null (a number), a missing
+        # stillborn flag false (born alive).
+        empty = {name: "null" if name in _TYPED else '""' for name in keys}
+        empty["stillborn"] = "false"
+        self.plan = tuple(
+            (
+                c.name,
+                c.required,
+                c.parse,
+                {} if c.parse in _REPEATING else None,
+                keys.index(c.name),
+                empty[c.name],
+            )
+            for c in columns
+        )
+        self.mobile_slot = (
+            keys.index("phone_is_mobile") if source == Source.POPULATION else None
         )
 
     def check(self, raw: RawRecord) -> tuple[str | None, list]:
@@ -291,17 +304,21 @@ class Checker:
             return None, problems  # the reader could not even find the fields
         # A column the reader already explained is not reported twice.
         explained = {column for column, _ in problems} if problems else ()
+        parts = [""] * self.size
         data: dict[str, Any] = {}
-        for name, required, parse, memo in self.plan:
+        encode = encode_basestring
+        for name, required, parse, memo, slot, empty in self.plan:
             text = fields.get(name)
             if not text:
                 if required and name not in explained:
                     problems.append((name, "обязательное поле не заполнено"))
-                data[name] = None
+                data[name] = ""
+                parts[slot] = empty
             elif parse is None:
                 data[name] = text
+                parts[slot] = encode(text)
             elif memo is not None and text in memo:
-                data[name] = memo[text]
+                data[name], parts[slot] = memo[text]
             else:
                 try:
                     value = parse(text)
@@ -310,36 +327,24 @@ class Checker:
                     continue
                 if type(value) is datetime.date:
                     value = value.isoformat()
+                elif type(value) is tuple:  # a phone: number, takes SMS
+                    parts[self.mobile_slot] = "true" if value[1] else "false"
+                    value = value[0]
+                data[name] = value
+                parts[slot] = _json_value(value)
                 if memo is not None:
                     if len(memo) >= _MEMO_LIMIT:
                         memo.clear()
-                    memo[text] = value
-                data[name] = value
+                    memo[text] = value, parts[slot]
         if problems:
             return None, problems
 
-        data = self._normalized(data)
         problems = _plausibility(self.source, data, self.today)
         if problems:
             return None, problems
-        parts = [""] * len(self.keys)
-        slot = self.slot
-        for key, value in data.items():
-            parts[slot[key]] = _json_value(value)
+        if self.mobile_slot is not None and not data["phone"]:
+            parts[self.mobile_slot] = "false"
         return self.template % tuple(parts), []
-
-    def _normalized(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Empty optional values as "" (text) or null (typed values); the
-        phone split into the number and whether it takes SMS."""
-        for key, value in data.items():
-            if value is None and key not in _TYPED:
-                data[key] = ""
-        if self.source == Source.POPULATION:
-            phone = data["phone"]
-            data["phone"], data["phone_is_mobile"] = phone if phone else ("", False)
-        elif self.source == Source.BIRTHS:
-            data["stillborn"] = bool(data["stillborn"])
-        return data
 
 
 def validate(
