@@ -438,7 +438,9 @@ def _load(batch, source, path, file_format, report, progress, phase) -> dict:
             progress(read)
 
         phase("read and COPY")
-        cursor.execute("ANALYZE import_stage")
+        # What the joins need to be planned well; the JSON of the records
+        # is not worth the sampling.
+        cursor.execute("ANALYZE import_stage (record_id, line)")
         in_file_duplicates = _settle_repeats(cursor, report)
         phase("repeats")
         _CHECKS.get(source, _no_checks)(cursor, report)
@@ -595,17 +597,22 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
         # check of an upsert. The source's import lock keeps others from
         # adding the same record_id meanwhile; if anything did, the unique
         # index refuses it and the whole load rolls back.
+        new = "TRUE"
+        if updated:
+            cursor.execute("ANALYZE import_known")
+            new = (
+                "NOT EXISTS (SELECT 1 FROM import_known k "
+                "WHERE k.record_id = s.record_id)"
+            )
         cursor.execute(
-            """
+            f"""
             WITH added AS (
                 INSERT INTO events_registryrecord
                     (source, record_id, content_hash, data, version, batch_id,
                      created_at, updated_at)
                 SELECT %s, s.record_id, s.content_hash, s.data, 1, %s, now(), now()
                 FROM import_stage s
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM import_known k WHERE k.record_id = s.record_id
-                )
+                WHERE {new}
                 RETURNING record_id, id
             )
             INSERT INTO import_ids SELECT record_id, id, false FROM added
@@ -823,23 +830,45 @@ def _apply_deaths(cursor, batch, deaths) -> None:
 
 def _check_births(cursor, report) -> None:
     """A parent whom the population registry knows to be born no earlier
-    than the child makes the record implausible: it is rejected."""
-    for role, label in (("mother", "мать родилась"), ("father", "отец родился")):
-        cursor.execute(
-            f"""
-            DELETE FROM import_stage s
-            USING cabinet_citizen c
-            WHERE c.snils = s.data->>'{role}_snils'
-              AND c.birth_date >= (s.data->>'child_birth_date')::date
-            RETURNING s.file_name, s.line, s.record_id
-            """
+    than the child makes the record implausible: it is rejected. Both
+    parents are looked up in one pass over the citizens."""
+    cursor.execute(
+        """
+        SELECT s.ctid::text, s.file_name, s.line, s.record_id,
+               array_agg(p.role ORDER BY p.role DESC)
+        FROM import_stage s
+        CROSS JOIN LATERAL (VALUES
+            ('mother', s.data->>'mother_snils'),
+            ('father', NULLIF(s.data->>'father_snils', ''))
+        ) AS p(role, snils)
+        JOIN cabinet_citizen c ON c.snils = p.snils
+        WHERE c.birth_date >= (s.data->>'child_birth_date')::date
+        GROUP BY s.ctid, s.file_name, s.line, s.record_id
+        ORDER BY s.line
+        """
+    )
+    implausible = cursor.fetchall()
+    if not implausible:
+        return
+    labels = {"mother": "мать родилась", "father": "отец родился"}
+    for _row, file_name, line, record_id, roles in implausible:
+        report.reject(
+            file_name,
+            line,
+            record_id,
+            [
+                (
+                    f"{role}_snils",
+                    f"{labels[role]} (по реестру населения) не раньше "
+                    "ребёнка: запись неправдоподобна",
+                )
+                for role in roles
+            ],
         )
-        reason = (
-            f"{label} (по реестру населения) не раньше ребёнка: "
-            "запись неправдоподобна"
-        )
-        for file_name, line, record_id in cursor.fetchall():
-            report.reject(file_name, line, record_id, [(f"{role}_snils", reason)])
+    cursor.execute(
+        "DELETE FROM import_stage WHERE ctid = ANY(%s::tid[])",
+        [[row[0] for row in implausible]],
+    )
 
 
 # How an event of this batch replaces the earlier one of its record: only

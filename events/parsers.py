@@ -199,15 +199,14 @@ def read_csv(path: Path, check_header: HeaderCheck) -> Iterator[RawRecord]:
             raise DumpError(f"{path.name}, строка 1: {problem}")
 
         reader = csv.reader(text, delimiter=delimiter)
+        name = path.name
         previous_end = 1
         for values in reader:
             line = previous_end + 1
             previous_end = reader.line_num + 1
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
-            record = RawRecord(
-                path.name, line, dict(zip(columns, map(str.strip, values)))
-            )
+            record = RawRecord(name, line, dict(zip(columns, map(str.strip, values))))
             if len(values) != len(columns):
                 record.problems.append(
                     (
