@@ -26,7 +26,9 @@ def test_content_hashes_are_those_earlier_versions_stored(write_csv, run_import)
         "population",
         write_csv("p.csv", POPULATION_HEADER, [person("P1", "11223344595")]),
     )
-    run_import("births", write_csv("b.csv", BIRTHS_HEADER, [birth("B1", "11223344595")]))
+    run_import(
+        "births", write_csv("b.csv", BIRTHS_HEADER, [birth("B1", "11223344595")])
+    )
 
     hashes = dict(RegistryRecord.objects.values_list("record_id", "content_hash"))
     assert hashes == {
