@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
