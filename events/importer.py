@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -123,11 +122,14 @@ def detect_format(source: str, path: Path, named: str | None) -> str:
 
 
 def _records(source: str, path: Path, file_format: str) -> Iterator[RawRecord]:
-    required = schemas.required_columns(source)
     if file_format == "csv":
-        return parsers.read_csv(path, required)
+        return parsers.read_csv(
+            path, lambda columns: schemas.header_problem(source, columns, "столбцов")
+        )
     if file_format == "jsonl":
-        return parsers.read_jsonl(path, required)
+        return parsers.read_jsonl(
+            path, lambda columns: schemas.header_problem(source, columns, "полей")
+        )
     if file_format == "fhir":
         systems = tuple(
             getattr(settings, "FHIR_SNILS_SYSTEMS", (parsers.SNILS_SYSTEM,))
@@ -179,8 +181,12 @@ def run_import(
     dry_run: bool = False,
     force: bool = False,
 ) -> ImportSummary:
-    """Import one dump. Raises ``DumpError`` when the file cannot be used;
-    the batch is then recorded as failed and nothing else is stored.
+    """Import one dump. Raises ``DumpError`` when the file cannot be used.
+
+    Every refused file is recorded the same way, whichever step refused it:
+    a batch with status failed and the reason, and nothing else stored. A
+    dry run records nothing, not even that. An unknown source is a mistake
+    in the command, not a refused file: it records nothing either.
 
     ``dry_run`` reads and checks everything, writes the report, and rolls
     back, batch included. A file whose content a completed batch of the same
@@ -191,11 +197,16 @@ def run_import(
         raise DumpError(
             f"неизвестный источник {source!r}; допустимы: {', '.join(FORMATS)}"
         )
-    if not path.exists():
-        raise DumpError(f"{path}: файл не найден")
-
-    file_format = detect_format(source, path, file_format)
+    try:
+        if not path.exists():
+            raise DumpError(f"{path}: файл не найден")
+        file_format = detect_format(source, path, file_format)
+    except DumpError as error:
+        if not dry_run:
+            _record_refusal(source, path, file_format or "", error)
+        raise
     sha256 = _file_sha256(path)
+
     if not force and not dry_run:
         earlier = (
             ImportBatch.objects.filter(
@@ -230,6 +241,25 @@ def run_import(
     return _run_batch(source, path, file_format, sha256, progress, started, False)
 
 
+def _record_refusal(source, path: Path, file_format: str, error: DumpError) -> None:
+    """A file refused before its batch began: the batch records it all the
+    same, failed, so that admin shows every refusal with its reason."""
+    try:
+        sha256 = _file_sha256(path) if path.exists() else ""
+    except OSError:
+        sha256 = ""
+    batch = ImportBatch.objects.create(
+        source=source,
+        file_format=file_format,
+        file_name=path.name,
+        file_sha256=sha256,
+        status=ImportBatch.Status.FAILED,
+        error=str(error),
+        finished_at=timezone.now(),
+    )
+    logger.warning("import refused batch=%s reason=%s", batch.id, error)
+
+
 def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
     batch = ImportBatch.objects.create(
         source=source,
@@ -241,11 +271,14 @@ def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
     logger.info(
         "import started batch=%s source=%s format=%s", batch.id, source, file_format
     )
+    phase = _Phases(batch, started)
+    phase("start")
 
     try:
         with transaction.atomic():
             _take_source_lock(source, batch)
-            counts = _load(batch, source, path, file_format, report, progress)
+            phase("lock")
+            counts = _load(batch, source, path, file_format, report, progress, phase)
     except DumpError as error:
         report.close()
         ImportBatch.objects.filter(pk=batch.pk).update(
@@ -255,6 +288,10 @@ def _run_batch(source, path, file_format, sha256, progress, started, dry_run):
         )
         logger.warning("import failed batch=%s reason=%s", batch.id, error)
         raise
+    # The foreign keys (four a birth) are checked at commit, row by row:
+    # checked at the end of each statement instead they cost as much at
+    # 100,000 births and more at a million.
+    phase("commit")
     report.close()
 
     summary = ImportSummary(
@@ -308,13 +345,17 @@ def _take_source_lock(source: str, batch) -> None:
 def _tune_session(cursor) -> None:
     """Memory for this load's own work: the staging table is a temporary
     table, held in temp_buffers (8 MB by default, so a large file would go
-    through the disk at every step), and the set-based steps are hash joins
-    over the whole file (work_mem). temp_buffers can only be set before a
-    session's first temporary table; a session that had one keeps its size."""
-    cursor.execute("SET LOCAL work_mem = '64MB'")
+    through the disk at every step; a million births take about 500 MB),
+    and the set-based steps are hash joins over the whole file (work_mem).
+    temp_buffers can only be set before a session's first temporary table;
+    a session that had one keeps its size. The statements are plain joins
+    and inserts that JIT compilation does not speed up: it only adds its
+    compile time to each large one."""
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute("SET LOCAL jit = off")
     cursor.execute("SAVEPOINT tune_temp_buffers")
     try:
-        cursor.execute("SET temp_buffers = '256MB'")
+        cursor.execute("SET temp_buffers = '1GB'")
     except DatabaseError:
         cursor.execute("ROLLBACK TO SAVEPOINT tune_temp_buffers")
     else:
@@ -324,9 +365,9 @@ def _tune_session(cursor) -> None:
 class _Phases:
     """Logs how long each step of a load took, for operators tuning it."""
 
-    def __init__(self, batch):
+    def __init__(self, batch, started: float):
         self.batch_id = batch.id
-        self.started = time.monotonic()
+        self.started = started
 
     def __call__(self, name: str) -> None:
         now = time.monotonic()
@@ -351,13 +392,11 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def _load(batch, source, path, file_format, report, progress) -> dict:
+def _load(batch, source, path, file_format, report, progress, phase) -> dict:
     read = 0
-    dumps = json.dumps
     sha256 = hashlib.sha256
-    validate = schemas.validate
-    today = timezone.localdate()
-    phase = _Phases(batch)
+    check = schemas.Checker(source, timezone.localdate()).check
+    file_name, file_name_text = None, ""
     with connection.cursor() as cursor:
         _tune_session(cursor)
         cursor.execute(_STAGE_DDL)
@@ -376,12 +415,10 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
                     if progress:
                         progress(read)
                 record_id = raw.fields.get("record_id", "")
-                data, problems = validate(source, raw, today)
-                if data is None:
+                text, problems = check(raw)
+                if text is None:
                     report.reject(raw.file_name, raw.line, record_id, problems)
                     continue
-                # The canonical form (sorted keys) is what the hash covers.
-                text = dumps(data, ensure_ascii=False, sort_keys=True)
                 if "\\u0000" in text:
                     # PostgreSQL text cannot hold NUL; the file is damaged here.
                     report.reject(
@@ -391,16 +428,24 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
                         [("", "в записи нулевой байт (NUL)")],
                     )
                     continue
+                if raw.file_name is not file_name:
+                    file_name = raw.file_name
+                    file_name_text = _copy_text(file_name)
+                # JSON text holds no tab or line break (they are escaped),
+                # only backslashes to double for COPY.
+                data = text.replace("\\", "\\\\") if "\\" in text else text
                 block.append(
-                    f"{_copy_text(raw.file_name)}\t{raw.line}\t{_copy_text(record_id)}\t"
-                    f"{sha256(text.encode()).hexdigest()}\t{_copy_text(text)}\n"
+                    f"{file_name_text}\t{raw.line}\t{_copy_text(record_id)}\t"
+                    f"{sha256(text.encode()).hexdigest()}\t{data}\n"
                 )
             copy.write("".join(block))
         if progress:
             progress(read)
 
         phase("read and COPY")
-        cursor.execute("ANALYZE import_stage")
+        # What the joins need to be planned well; the JSON of the records
+        # is not worth the sampling.
+        cursor.execute("ANALYZE import_stage (record_id, line)")
         in_file_duplicates = _settle_repeats(cursor, report)
         phase("repeats")
         _CHECKS.get(source, _no_checks)(cursor, report)
@@ -409,7 +454,9 @@ def _load(batch, source, path, file_format, report, progress) -> dict:
         phase("classify")
         event_count, unmatched = _MERGES[source](cursor, batch)
         phase("merge")
-        cursor.execute("DROP TABLE import_stage")
+        # Dropped here, not only on commit: the load may run inside a
+        # longer transaction (a dry run, a test).
+        cursor.execute("DROP TABLE import_stage, import_ids")
 
     report.flush()
     _store_rejections(batch, report.path)
@@ -488,8 +535,12 @@ def _settle_repeats(cursor, report) -> int:
 def _classify(cursor, batch, source) -> tuple[int, int, int]:
     """Sort staged records into new, duplicate (same content hash) and
     correction (other hash; the earlier content is kept as a version), and
-    upsert ``RegistryRecord``. Only the records already known are written
-    to a side table: the staging table itself is never rewritten."""
+    write ``RegistryRecord``.
+
+    Leaves ``import_ids``: the registry record of each record stored or
+    corrected, and whether it was known before, for the merges. Only the
+    records already known are looked at twice; the staging table itself is
+    never rewritten."""
     cursor.execute(
         """
         CREATE TEMP TABLE import_known ON COMMIT DROP AS
@@ -501,11 +552,21 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
         [source],
     )
     cursor.execute(
-        "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM import_known"
+        "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) "
+        "FROM import_known"
     )
     duplicates, updated = cursor.fetchone()
     cursor.execute("SELECT count(*) FROM import_stage")
     stored = cursor.fetchone()[0] - duplicates - updated
+    cursor.execute(
+        """
+        CREATE TEMP TABLE import_ids (
+            record_id text NOT NULL,
+            registry_record_id bigint NOT NULL,
+            known boolean NOT NULL
+        ) ON COMMIT DROP
+        """
+    )
     if duplicates:
         cursor.execute(
             "DELETE FROM import_stage s USING import_known k "
@@ -521,24 +582,50 @@ def _classify(cursor, batch, source) -> tuple[int, int, int]:
             JOIN import_known k ON k.registry_record_id = r.id AND NOT k.same
             """
         )
-    cursor.execute(
-        """
-        INSERT INTO events_registryrecord
-            (source, record_id, content_hash, data, version, batch_id,
-             created_at, updated_at)
-        SELECT %s, record_id, content_hash, data, 1, %s, now(), now()
-        FROM import_stage
-        ORDER BY record_id  -- the unique index then fills page by page
-        ON CONFLICT (source, record_id) DO UPDATE
-        SET content_hash = EXCLUDED.content_hash,
-            data = EXCLUDED.data,
-            version = events_registryrecord.version + 1,
-            batch_id = EXCLUDED.batch_id,
-            updated_at = now()
-        """,
-        [source, batch.id],
-    )
+        cursor.execute(
+            """
+            WITH corrected AS (
+                UPDATE events_registryrecord r
+                SET content_hash = s.content_hash, data = s.data,
+                    version = r.version + 1, batch_id = %s, updated_at = now()
+                FROM import_known k, import_stage s
+                WHERE r.id = k.registry_record_id AND NOT k.same
+                  AND s.record_id = k.record_id
+                RETURNING r.record_id, r.id
+            )
+            INSERT INTO import_ids SELECT record_id, id, true FROM corrected
+            """,
+            [batch.id],
+        )
+    if stored:
+        # New records only: a plain INSERT, without the per-row conflict
+        # check of an upsert. The source's import lock keeps others from
+        # adding the same record_id meanwhile; if anything did, the unique
+        # index refuses it and the whole load rolls back.
+        new = "TRUE"
+        if updated:
+            cursor.execute("ANALYZE import_known")
+            new = (
+                "NOT EXISTS (SELECT 1 FROM import_known k "
+                "WHERE k.record_id = s.record_id)"
+            )
+        cursor.execute(
+            f"""
+            WITH added AS (
+                INSERT INTO events_registryrecord
+                    (source, record_id, content_hash, data, version, batch_id,
+                     created_at, updated_at)
+                SELECT %s, s.record_id, s.content_hash, s.data, 1, %s, now(), now()
+                FROM import_stage s
+                WHERE {new}
+                RETURNING record_id, id
+            )
+            INSERT INTO import_ids SELECT record_id, id, false FROM added
+            """,
+            [source, batch.id],
+        )
     cursor.execute("DROP TABLE import_known")
+    cursor.execute("ANALYZE import_ids")
     return stored, updated, duplicates
 
 
@@ -748,55 +835,101 @@ def _apply_deaths(cursor, batch, deaths) -> None:
 
 def _check_births(cursor, report) -> None:
     """A parent whom the population registry knows to be born no earlier
-    than the child makes the record implausible: it is rejected."""
-    for role, label in (("mother", "мать родилась"), ("father", "отец родился")):
-        cursor.execute(
-            f"""
-            DELETE FROM import_stage s
-            USING cabinet_citizen c
-            WHERE c.snils = s.data->>'{role}_snils'
-              AND c.birth_date >= (s.data->>'child_birth_date')::date
-            RETURNING s.file_name, s.line, s.record_id
-            """
-        )
-        reason = (
-            f"{label} (по реестру населения) не раньше ребёнка: "
-            "запись неправдоподобна"
-        )
-        for file_name, line, record_id in cursor.fetchall():
-            report.reject(file_name, line, record_id, [(f"{role}_snils", reason)])
-
-
-def _merge_births(cursor, batch) -> int:
-    """A birth is a life event for the mother and, when known, the father."""
+    than the child makes the record implausible: it is rejected. Both
+    parents are looked up in one pass over the citizens."""
     cursor.execute(
         """
+        SELECT s.ctid::text, s.file_name, s.line, s.record_id,
+               array_agg(p.role ORDER BY p.role DESC)
+        FROM import_stage s
+        CROSS JOIN LATERAL (VALUES
+            ('mother', s.data->>'mother_snils'),
+            ('father', NULLIF(s.data->>'father_snils', ''))
+        ) AS p(role, snils)
+        JOIN cabinet_citizen c ON c.snils = p.snils
+        WHERE c.birth_date >= (s.data->>'child_birth_date')::date
+        GROUP BY s.ctid, s.file_name, s.line, s.record_id
+        ORDER BY s.line
+        """
+    )
+    implausible = cursor.fetchall()
+    if not implausible:
+        return
+    labels = {"mother": "мать родилась", "father": "отец родился"}
+    for _row, file_name, line, record_id, roles in implausible:
+        report.reject(
+            file_name,
+            line,
+            record_id,
+            [
+                (
+                    f"{role}_snils",
+                    f"{labels[role]} (по реестру населения) не раньше "
+                    "ребёнка: запись неправдоподобна",
+                )
+                for role in roles
+            ],
+        )
+    cursor.execute(
+        "DELETE FROM import_stage WHERE ctid = ANY(%s::tid[])",
+        [[row[0] for row in implausible]],
+    )
+
+
+# How an event of this batch replaces the earlier one of its record: only
+# records known before (corrections) can have one.
+_EVENT_UPSERT = """
+ON CONFLICT (source, record_id, role) DO UPDATE SET
+    subject_snils = EXCLUDED.subject_snils,
+    citizen_id = EXCLUDED.citizen_id,
+    occurred_on = EXCLUDED.occurred_on,
+    data = EXCLUDED.data,
+    batch_id = EXCLUDED.batch_id,
+    updated_at = now()
+"""
+
+
+def _insert_events(cursor, select: str, params: list) -> int:
+    """Run an ``INSERT INTO events_lifeevent ... SELECT`` twice: the events of
+    new records as a plain insert (no event can exist for a record the
+    registry did not know), those of corrections as an upsert. ``select``
+    reads ``import_ids i`` and has the placeholder ``{known}``."""
+    columns = """
         INSERT INTO events_lifeevent (
             event_type, role, source, record_id, subject_snils, citizen_id,
-            occurred_on, data, registry_record_id, batch_id, created_at, updated_at)
+            occurred_on, data, registry_record_id, batch_id, created_at,
+            updated_at)
+    """
+    cursor.execute(columns + select.format(known="NOT i.known"), params)
+    count = cursor.rowcount
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM import_ids WHERE known)")
+    if cursor.fetchone()[0]:
+        cursor.execute(
+            columns + select.format(known="i.known") + _EVENT_UPSERT, params
+        )
+        count += cursor.rowcount
+    return count
+
+
+def _merge_births(cursor, batch) -> tuple[int, int]:
+    """A birth is a life event for the mother and, when known, the father."""
+    return _insert_events(
+        cursor,
+        """
         SELECT 'birth', p.role, 'births', s.record_id, p.snils, c.id,
-               (s.data->>'child_birth_date')::date, s.data, r.id, %s, now(), now()
+               (s.data->>'child_birth_date')::date, s.data,
+               i.registry_record_id, %s, now(), now()
         FROM import_stage s
-        JOIN events_registryrecord r
-          ON r.source = 'births' AND r.record_id = s.record_id
+        JOIN import_ids i ON i.record_id = s.record_id AND {known}
         CROSS JOIN LATERAL (VALUES
             ('mother', s.data->>'mother_snils'),
             ('father', NULLIF(s.data->>'father_snils', ''))
         ) AS p(role, snils)
         LEFT JOIN cabinet_citizen c ON c.snils = p.snils
         WHERE p.snils IS NOT NULL
-        ORDER BY s.record_id
-        ON CONFLICT (source, record_id, role) DO UPDATE SET
-            subject_snils = EXCLUDED.subject_snils,
-            citizen_id = EXCLUDED.citizen_id,
-            occurred_on = EXCLUDED.occurred_on,
-            data = EXCLUDED.data,
-            batch_id = EXCLUDED.batch_id,
-            updated_at = now()
         """,
         [batch.id],
-    )
-    return cursor.rowcount, 0
+    ), 0
 
 
 def _no_checks(cursor, report) -> None:
@@ -827,26 +960,17 @@ def _merge_self(cursor, batch, source, event_type, occurred_on, keys) -> int:
             "(SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')"
         )
         snils = "s.data->>'snils'"
-    cursor.execute(
+    return _insert_events(
+        cursor,
         f"""
-        INSERT INTO events_lifeevent (
-            event_type, role, source, record_id, subject_snils, citizen_id,
-            occurred_on, data, registry_record_id, batch_id, created_at, updated_at)
         SELECT %s, 'self', %s, s.record_id, {snils}, {citizen},
-               (s.data->>'{occurred_on}')::date, {data}, r.id, %s, now(), now()
+               (s.data->>'{occurred_on}')::date, {data}, i.registry_record_id,
+               %s, now(), now()
         FROM import_stage s
-        JOIN events_registryrecord r ON r.source = %s AND r.record_id = s.record_id
-        ON CONFLICT (source, record_id, role) DO UPDATE SET
-            subject_snils = EXCLUDED.subject_snils,
-            citizen_id = EXCLUDED.citizen_id,
-            occurred_on = EXCLUDED.occurred_on,
-            data = EXCLUDED.data,
-            batch_id = EXCLUDED.batch_id,
-            updated_at = now()
+        JOIN import_ids i ON i.record_id = s.record_id AND {{known}}
         """,
-        [event_type, source, batch.id, source],
+        [event_type, source, batch.id],
     )
-    return cursor.rowcount
 
 
 def _merge_disability(cursor, batch) -> tuple[int, int]:
@@ -883,7 +1007,7 @@ def _merge_deaths(cursor, batch) -> tuple[int, int]:
     cursor.execute(
         """
         CREATE TEMP TABLE import_death_match ON COMMIT DROP AS
-        SELECT s.record_id, s.data, r.id AS registry_record_id,
+        SELECT s.record_id, s.data, i.registry_record_id,
                CASE WHEN s.data->>'snils' <> '' THEN
                         (SELECT c.id FROM cabinet_citizen c WHERE c.snils = s.data->>'snils')
                     WHEN pp.n = 1 THEN pp.id
@@ -892,7 +1016,7 @@ def _merge_deaths(cursor, batch) -> tuple[int, int]:
                CASE WHEN s.data->>'snils' <> '' THEN 0
                     WHEN pp.n > 0 THEN pp.n ELSE nb.n END AS candidates
         FROM import_stage s
-        JOIN events_registryrecord r ON r.source = 'deaths' AND r.record_id = s.record_id
+        JOIN import_ids i ON i.record_id = s.record_id
         CROSS JOIN LATERAL (
             SELECT count(*) AS n, min(c.id) AS id FROM cabinet_citizen c
             WHERE s.data->>'snils' = '' AND s.data->>'passport_number' <> ''

@@ -156,8 +156,8 @@ class LifeEvent(models.Model):
     role = models.CharField(_("роль"), max_length=16, choices=Role.choices)
     source = models.CharField(_("источник"), max_length=32, choices=Source.choices)
     record_id = models.CharField(_("record_id"), max_length=128)
-    # Indexed in Meta: a plain B-tree, without the LIKE index Django adds to
-    # db_index on a CharField, which no query uses and every import pays for.
+    # Indexed in Meta (while the citizen is unknown), without the LIKE index
+    # Django adds to db_index on a CharField, which no query uses.
     subject_snils = models.CharField(_("СНИЛС"), max_length=11)
     citizen = models.ForeignKey(
         "cabinet.Citizen",
@@ -175,11 +175,15 @@ class LifeEvent(models.Model):
         related_name="events",
         verbose_name=_("запись реестра"),
     )
+    # No index of its own: the (batch, event_type) index serves lookups by
+    # batch, and every index costs on each of the millions of rows an
+    # import inserts.
     batch = models.ForeignKey(
         ImportBatch,
         on_delete=models.PROTECT,
         related_name="events",
         verbose_name=_("загрузка"),
+        db_index=False,
     )
     created_at = models.DateTimeField(_("получено"), auto_now_add=True)
     updated_at = models.DateTimeField(_("обновлено"), auto_now=True)
@@ -195,7 +199,13 @@ class LifeEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["batch", "event_type"]),
-            models.Index(fields=["subject_snils"], name="life_event_subject_snils"),
+            # Only events waiting for their person are looked up by SNILS
+            # (when a population import brings them): the index holds those.
+            models.Index(
+                fields=["subject_snils"],
+                name="life_event_waiting_snils",
+                condition=models.Q(citizen__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

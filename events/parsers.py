@@ -16,7 +16,7 @@ import io
 import itertools
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,7 @@ class DumpError(Exception):
     """The dump as a whole cannot be used; nothing from it is stored."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RawRecord:
     file_name: str
     line: int
@@ -169,7 +169,12 @@ def sniff_format(path: Path) -> str:
 # CSV --------------------------------------------------------------------------
 
 
-def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
+# Says what is wrong with a dump's column names (None when nothing is): the
+# importer's check of the header against the source's schema.
+HeaderCheck = Callable[[list[str]], "str | None"]
+
+
+def read_csv(path: Path, check_header: HeaderCheck) -> Iterator[RawRecord]:
     """Records of a CSV dump: encoding and delimiter detected, header names
     matched without regard to case or surrounding spaces."""
     try:
@@ -189,20 +194,19 @@ def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
         delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
         header = next(csv.reader([header_line], delimiter=delimiter))
         columns = [name.strip().lower().lstrip("\ufeff") for name in header]
-        missing = [name for name in required if name not in columns]
-        if missing:
-            raise DumpError(
-                f"{path.name}, строка 1: нет обязательных столбцов: {', '.join(missing)}"
-            )
+        problem = check_header(columns)
+        if problem:
+            raise DumpError(f"{path.name}, строка 1: {problem}")
 
         reader = csv.reader(text, delimiter=delimiter)
+        name = path.name
         previous_end = 1
         for values in reader:
             line = previous_end + 1
             previous_end = reader.line_num + 1
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
-            record = RawRecord(path.name, line, {})
+            record = RawRecord(name, line, dict(zip(columns, map(str.strip, values))))
             if len(values) != len(columns):
                 record.problems.append(
                     (
@@ -210,10 +214,6 @@ def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
                         f"в строке {len(values)} полей, а в заголовке {len(columns)}",
                     )
                 )
-            record.fields = {
-                name: value.strip()
-                for name, value in zip(columns, values, strict=False)
-            }
             yield record
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, csv.Error) as error:
         raise DumpError(f"{path.name}: файл повреждён или обрезан: {error}") from error
@@ -498,7 +498,7 @@ def _json_text(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
+def read_jsonl(path: Path, check_header: HeaderCheck) -> Iterator[RawRecord]:
     """Records of a JSON Lines dump: one object a line, keys as the CSV
     columns (matched without regard to case or surrounding spaces)."""
     try:
@@ -531,12 +531,9 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[RawRecord]:
             }
             if not checked:
                 # The first object stands for the file's layout, as a header does.
-                missing = [name for name in required if name not in fields]
-                if missing:
-                    raise DumpError(
-                        f"{path.name}, строка {number}: нет обязательных полей: "
-                        f"{', '.join(missing)}"
-                    )
+                problem = check_header(list(fields))
+                if problem:
+                    raise DumpError(f"{path.name}, строка {number}: {problem}")
                 checked = True
             yield RawRecord(path.name, number, fields)
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as error:

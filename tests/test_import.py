@@ -1,7 +1,10 @@
 """import_registry through its command-line interface."""
 
+import gzip
+import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,8 +12,15 @@ from django.core.management import CommandError, call_command
 from cabinet.models import Citizen
 from events.models import ImportBatch, LifeEvent, RegistryRecord, RejectedRow
 from tests.conftest import REAL_SAMPLES
-from tests.factories import next_snils
-from tests.helpers import BIRTHS_HEADER, POPULATION_HEADER, birth, person
+from tests.factories import CitizenFactory, next_snils
+from tests.helpers import (
+    BIRTHS_HEADER,
+    DEATHS_HEADER,
+    POPULATION_HEADER,
+    birth,
+    death,
+    person,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +113,90 @@ def test_a_missing_required_column_refuses_the_whole_file(write_csv):
 
     assert Citizen.objects.count() == 0
     assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+
+
+def test_the_sample_population_given_as_deaths_is_refused_as_a_whole():
+    """Regression: a population dump carries every deaths column (death_date
+    included), so it was read row by row as deaths instead of refused."""
+    path = Path(__file__).resolve().parent.parent / "samples" / "population.csv"
+
+    with pytest.raises(CommandError, match="выгрузка источника population"):
+        call_command("import_registry", "deaths", str(path))
+
+    assert not RegistryRecord.objects.exists() and not RejectedRow.objects.exists()
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+
+
+def test_a_population_dump_in_json_lines_given_as_deaths_kills_nobody(tmp_path):
+    citizen = CitizenFactory()
+    row = dict(zip(POPULATION_HEADER, person("P1", citizen.snils), strict=True))
+    row["death_date"] = "2026-11-20"
+    path = tmp_path / "population.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    with pytest.raises(CommandError, match="sex"):
+        call_command("import_registry", "deaths", str(path))
+
+    citizen.refresh_from_db()
+    assert citizen.death_date is None and not LifeEvent.objects.exists()
+
+
+def test_a_deaths_dump_with_columns_of_its_own_is_still_read(write_csv, run_import):
+    """Unknown columns are ignored: only another source's own required
+    columns make a header another source's."""
+    header = [*DEATHS_HEADER, "act_number", "act_place"]
+    row = [*death("D1", snils="", last_name="Нет"), "170269000001", "г. Тверь"]
+
+    summary = run_import("deaths", write_csv("d.csv", header, [row]))
+
+    assert summary["stored"] == 1 and summary["unmatched"] == 1
+
+
+def _refuse_by_name(tmp_path):
+    return tmp_path / "absent.csv"
+
+
+def _refuse_by_content(tmp_path):
+    path = tmp_path / "resp.xml"
+    path.write_text('<FATALResponse xmlns="urn://x"><Ответ/></FATALResponse>')
+    return path
+
+
+def _refuse_by_header(tmp_path):
+    path = tmp_path / "no-snils.csv"
+    path.write_text("record_id;last_name\nP1;Петрова\n", encoding="utf-8")
+    return path
+
+
+def _refuse_half_way(tmp_path):
+    rows = "".join(";".join(person(f"P{i}")) + "\n" for i in range(5000))
+    whole = gzip.compress((";".join(POPULATION_HEADER) + "\n" + rows).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_refuse_by_name, _refuse_by_content, _refuse_by_header, _refuse_half_way],
+    ids=["missing file", "response message", "missing column", "cut gzip"],
+)
+def test_every_refused_file_is_recorded_as_one_failed_batch(make, tmp_path):
+    """Regression: refusals found before reading left no batch, those found
+    while reading a failed one. Now each leaves one failed batch with its
+    reason, and a dry run none."""
+    path = make(tmp_path)
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_registry", "population", str(path))
+    with pytest.raises(CommandError):
+        call_command("import_registry", "population", str(path), "--dry-run")
+
+    batch = ImportBatch.objects.get()
+    assert batch.status == ImportBatch.Status.FAILED and batch.finished_at
+    assert batch.error and batch.error in str(error.value)
+    assert batch.file_name == path.name
+    assert not Citizen.objects.exists() and not RegistryRecord.objects.exists()
 
 
 def test_windows_1251_with_commas_and_odd_header_case(write_csv, run_import):

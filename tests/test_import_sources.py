@@ -334,7 +334,8 @@ def test_a_response_message_is_refused_as_a_whole(tmp_path):
     path.write_text('<FATALResponse xmlns="urn://x"><Ответ/></FATALResponse>')
     with pytest.raises(CommandError, match="ответное сообщение FATALResponse"):
         call_command("import_registry", "deaths", str(path))
-    assert ImportBatch.objects.count() == 0
+    batch = ImportBatch.objects.get()
+    assert batch.status == ImportBatch.Status.FAILED and "FATALResponse" in batch.error
 
 
 def test_a_death_message_given_as_disability_is_refused(tmp_path):
