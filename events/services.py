@@ -177,6 +177,12 @@ def evaluate_batch(batch_id, *, now: datetime.datetime | None = None) -> int:
     made = 0
     for version in rules_in_force(timezone.localdate(now)).filter(event_type__in=types):
         made += len(offer_services.create_offers(version, events, now=now))
+    if LifeEvent.Type.BIRTH in types:
+        # A civil registry's act record closes the registration offers of
+        # a birth the parents registered in person.
+        from offers.registration import withdraw_registered_births
+
+        withdraw_registered_births(events)
     logger.info("batch evaluated batch=%s offers=%d", batch_id, made)
     return made
 

@@ -1,0 +1,319 @@
+"""Birth registration (государственная регистрация рождения), the civil
+registry's side of it.
+
+A maternity hospital's record of a newborn with no act record yet offers
+the registration to both parents (the rule ``birth-registration-without-
+act``); the first to confirm applies, and the other parent's offer is
+withdrawn (``offers.services.JOINT_SERVICES``). The registry office then
+registers the birth: an official gives the act record's number and date
+(``register_birth``), and the applicant receives two verifiable PDFs, the
+birth certificate and the extract from the act record.
+
+The same birth comes again when the ЕГР ЗАГС reports its act record: that
+record offers nothing the hospital's record already offered
+(``same_birth_offered``), and it closes the registration offers still open
+for a birth the parents registered in person (``withdraw_registered_births``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KT, KeyTextTransform
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from cabinet.models import Citizen
+from notifications import services as notification_services
+from notifications.models import Notification
+
+from . import services
+from .models import Application, BirthRegistration, Offer, ResultDocument
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "birth-registration"
+
+# An act record number as the ЕГР ЗАГС writes it: digits only. Numbers made
+# before the register (2018) are short, the register's own are longer; 22
+# digits is the widest the register uses.
+ACT_NUMBER = re.compile(r"\d{1,22}")
+
+WITHDRAW_REASON_REGISTERED = (
+    "Рождение уже зарегистрировано в органе ЗАГС: запись акта № {number} "
+    "от {date}."
+)
+
+
+def clean_act_number(value: str) -> str:
+    """The act number without the spaces people type in long numbers."""
+    number = re.sub(r"[\s-]", "", value or "")
+    if not ACT_NUMBER.fullmatch(number):
+        raise ValidationError(
+            "Номер записи акта — от 1 до 22 цифр.", code="act_number_format"
+        )
+    return number
+
+
+def _child_birth_date(application: Application) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(application.data.get("child_birth_date"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_act(application: Application, number: str, day: datetime.date) -> None:
+    errors = {}
+    born = _child_birth_date(application)
+    if day > timezone.localdate():
+        errors["act_date"] = ValidationError(
+            "Дата записи акта не может быть позже сегодняшнего дня.",
+            code="act_date_future",
+        )
+    elif born and day < born:
+        errors["act_date"] = ValidationError(
+            "Дата записи акта раньше рождения ребёнка (%(born)s).",
+            code="act_date_before_birth",
+            params={"born": f"{born:%d.%m.%Y}"},
+        )
+    if BirthRegistration.objects.filter(act_number=number).exists():
+        errors["act_number"] = ValidationError(
+            "Запись акта с этим номером уже зарегистрирована.",
+            code="act_number_taken",
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def register_birth(
+    application_id: int,
+    *,
+    actor=None,
+    act_number: str,
+    act_date: datetime.date,
+) -> list[ResultDocument]:
+    """The registry office registers the birth an application asks for: the
+    act record's number and date are kept, the application is approved and
+    completed, and the applicant receives the birth certificate and the
+    extract from the act record as verifiable PDFs.
+
+    Raises ``ValidationError`` (by field) for a wrong number or date, and
+    ``ApplicationError`` when the application cannot be registered now."""
+    number = clean_act_number(act_number)
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("service", "citizen")
+        .get(pk=application_id)
+    )
+    if application.service.code != SERVICE:
+        raise services.ApplicationError(
+            f"application {application.pk} is not a birth registration"
+        )
+    _check_act(application, number, act_date)
+
+    note = f"Рождение зарегистрировано: запись акта № {number} от {act_date:%d.%m.%Y}"
+    if application.status != Application.Status.APPROVED:
+        services.approve_application(application.pk, actor=actor, note=note)
+    try:
+        with transaction.atomic():
+            registration = BirthRegistration.objects.create(
+                application=application,
+                act_number=number,
+                act_date=act_date,
+                registered_by=actor,
+            )
+    except IntegrityError as error:
+        # Another official took the number a moment ago.
+        raise ValidationError(
+            {"act_number": "Запись акта с этим номером уже зарегистрирована."}
+        ) from error
+
+    application, change = services._transition(
+        application.pk,
+        Application.Status.COMPLETED,
+        actor=actor,
+        note="Выданы свидетельство о рождении и выписка из записи акта",
+    )
+    lines = _certificate_lines(application, registration)
+    documents = [
+        services._issue_document(
+            application,
+            ResultDocument.Kind.BIRTH_CERTIFICATE,
+            lines=lines,
+            title="Свидетельство о рождении",
+        ),
+        services._issue_document(
+            application,
+            ResultDocument.Kind.BIRTH_EXTRACT,
+            lines=_extract_lines(application, registration),
+            title="Выписка из записи акта о рождении",
+        ),
+    ]
+    services._notify_change(application, change)
+    logger.info(
+        "birth registered application=%s registration=%s actor=%s",
+        application.pk,
+        registration.pk,
+        getattr(actor, "pk", None),
+    )
+    return documents
+
+
+def _parents(application: Application) -> dict[str, Citizen | None]:
+    """The mother and father the birth record names, as the population
+    registry knows them (None when it names nobody or an unknown person)."""
+    data = application.offer.event.data
+    snils = {role: data.get(f"{role}_snils") or "" for role in ("mother", "father")}
+    known = {c.snils: c for c in Citizen.objects.filter(snils__in=snils.values())}
+    return {role: known.get(value) for role, value in snils.items()}
+
+
+def _day(value: str) -> str:
+    try:
+        return f"{datetime.date.fromisoformat(value):%d.%m.%Y}"
+    except (TypeError, ValueError):
+        return value or "—"
+
+
+def _child_name(data: dict) -> str:
+    keys = ("child_last_name", "child_first_name", "child_middle_name")
+    return " ".join(" ".join(data.get(key) or "" for key in keys).split())
+
+
+def _certificate_lines(
+    application: Application, registration: BirthRegistration
+) -> list[tuple[str, str]]:
+    data = application.data
+    parents = _parents(application)
+    return [
+        ("Ребёнок", _child_name(data) or "—"),
+        ("Дата рождения", _day(data.get("child_birth_date"))),
+        ("Место рождения", data.get("place_of_birth") or "—"),
+        ("Мать", parents["mother"].full_name if parents["mother"] else "—"),
+        ("Отец", parents["father"].full_name if parents["father"] else "—"),
+        (
+            "Запись акта о рождении",
+            f"№ {registration.act_number} от {registration.act_date:%d.%m.%Y}",
+        ),
+        ("Место регистрации", application.service.agency),
+    ]
+
+
+def _extract_lines(
+    application: Application, registration: BirthRegistration
+) -> list[tuple[str, str]]:
+    data = application.data
+    parents = _parents(application)
+    sex = {"M": "мужской", "F": "женский"}.get(data.get("child_sex", ""), "—")
+
+    def parent(role: str) -> str:
+        person = parents[role]
+        if person is None:
+            return "—"
+        return f"{person.full_name}, {person.birth_date:%d.%m.%Y} г. р."
+
+    return [
+        ("Запись акта о рождении", f"№ {registration.act_number}"),
+        ("Дата составления записи", f"{registration.act_date:%d.%m.%Y}"),
+        ("Ребёнок", _child_name(data) or "—"),
+        ("Пол", sex),
+        ("Дата рождения", _day(data.get("child_birth_date"))),
+        ("Место рождения", data.get("place_of_birth") or "—"),
+        ("Мать", parent("mother")),
+        ("Отец", parent("father")),
+        ("Заявитель", application.citizen.full_name),
+        ("Заявление", f"№ {application.number}"),
+    ]
+
+
+# -- The same birth from another record ------------------------------------------
+
+
+def _same_birth(prefix: str, data, occurred_on) -> Q:
+    """Events (reached by ``prefix``, with the aliases ``_mother``,
+    ``_first``, ``_act`` and ``_registered``) of the same birth as the outer
+    event whose ``data`` and ``occurred_on`` are given: the same mother and
+    birth date, and the same act record, or the child's same first name (a
+    hospital's record has no act number yet)."""
+    outer_act = KeyTextTransform("act_number", data)
+    return Q(
+        **{f"{prefix}event_type": "birth", f"{prefix}occurred_on": occurred_on},
+        _mother=KeyTextTransform("mother_snils", data),
+    ) & (
+        Q(_first=Lower(KeyTextTransform("child_first_name", data)))
+        | (Q(_act=outer_act) & ~Q(_act=""))
+        | Q(_registered=outer_act)
+    )
+
+
+def same_birth_offered(service_id: int) -> Exists:
+    """True for birth events of which another record of the same birth was
+    already offered the service to the same citizen: a hospital's record,
+    then the ЕГР ЗАГС's record of the act made on it. Set-based, for the
+    INSERT of offers."""
+    earlier = (
+        Offer.objects.filter(service_id=service_id, citizen_id=OuterRef("citizen_id"))
+        .exclude(event_id=OuterRef("pk"))
+        .alias(
+            _mother=KeyTextTransform("mother_snils", "event__data"),
+            _first=Lower(KeyTextTransform("child_first_name", "event__data")),
+            _act=KeyTextTransform("act_number", "event__data"),
+            _registered=F("application__birth_registration__act_number"),
+        )
+        .filter(_same_birth("event__", OuterRef("data"), OuterRef("occurred_on")))
+    )
+    return Exists(earlier)
+
+
+def withdraw_registered_births(events: QuerySet) -> list[int]:
+    """Registration offers still open for a birth that a record among
+    ``events`` shows registered (it carries an act number) are withdrawn,
+    and the parents told why: they registered it in person."""
+    from events.models import LifeEvent
+
+    registered = (
+        LifeEvent.objects.filter(pk__in=events.values("pk"))
+        .annotate(
+            _mother=KT("data__mother_snils"),
+            _first=Lower(KT("data__child_first_name")),
+            _act=KT("data__act_number"),
+            _registered=KT("data__act_number"),
+            _act_date=KT("data__act_date"),
+        )
+        .exclude(_act="")
+        .exclude(_act__isnull=True)
+        .filter(
+            _same_birth("", OuterRef("event__data"), OuterRef("event__occurred_on"))
+        )
+    )
+    with transaction.atomic():
+        rows = list(
+            Offer.objects.select_for_update(of=("self",))
+            .filter(service__code=SERVICE, status__in=Offer.OPEN)
+            .annotate(
+                _number=registered.values("_act")[:1],
+                _date=registered.values("_act_date")[:1],
+            )
+            .filter(Exists(registered))
+            .values_list("pk", "_number", "_date")
+        )
+        for pk, number, day in rows:
+            reason = WITHDRAW_REASON_REGISTERED.format(number=number, date=_day(day))
+            Offer.objects.filter(pk=pk).update(
+                status=Offer.Status.WITHDRAWN,
+                status_reason=reason,
+                decided_at=timezone.now(),
+            )
+        if rows:
+            notification_services.notify_offers(
+                Notification.Kind.OFFER_WITHDRAWN, [pk for pk, *_ in rows]
+            )
+    if rows:
+        logger.info("registration offers withdrawn, birth registered count=%d", len(rows))
+    return [pk for pk, *_ in rows]
