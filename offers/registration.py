@@ -27,6 +27,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cabinet.models import Citizen
 from notifications import services as notification_services
@@ -44,6 +45,8 @@ SERVICE = "birth-registration"
 # digits is the widest the register uses.
 ACT_NUMBER = re.compile(r"\d{1,22}")
 
+ACT_NUMBER_TAKEN = _("Запись акта с этим номером уже зарегистрирована.")
+
 WITHDRAW_REASON_REGISTERED = (
     "Рождение уже зарегистрировано в органе ЗАГС: запись акта № {number} "
     "от {date}."
@@ -55,7 +58,7 @@ def clean_act_number(value: str) -> str:
     number = re.sub(r"[\s-]", "", value or "")
     if not ACT_NUMBER.fullmatch(number):
         raise ValidationError(
-            "Номер записи акта — от 1 до 22 цифр.", code="act_number_format"
+            _("Номер записи акта — от 1 до 22 цифр."), code="act_number_format"
         )
     return number
 
@@ -72,18 +75,18 @@ def _check_act(application: Application, number: str, day: datetime.date) -> Non
     born = _child_birth_date(application)
     if day > timezone.localdate():
         errors["act_date"] = ValidationError(
-            "Дата записи акта не может быть позже сегодняшнего дня.",
+            _("Дата записи акта не может быть позже сегодняшнего дня."),
             code="act_date_future",
         )
     elif born and day < born:
         errors["act_date"] = ValidationError(
-            "Дата записи акта раньше рождения ребёнка (%(born)s).",
+            _("Дата записи акта раньше рождения ребёнка (%(born)s)."),
             code="act_date_before_birth",
             params={"born": f"{born:%d.%m.%Y}"},
         )
     if BirthRegistration.objects.filter(act_number=number).exists():
         errors["act_number"] = ValidationError(
-            "Запись акта с этим номером уже зарегистрирована.",
+            ACT_NUMBER_TAKEN,
             code="act_number_taken",
         )
     if errors:
@@ -131,7 +134,7 @@ def register_birth(
     except IntegrityError as error:
         # Another official took the number a moment ago.
         raise ValidationError(
-            {"act_number": "Запись акта с этим номером уже зарегистрирована."}
+            {"act_number": ValidationError(ACT_NUMBER_TAKEN, code="act_number_taken")}
         ) from error
 
     application, change = services._transition(

@@ -263,6 +263,24 @@ EN = {
     "При даче согласия сохраняются дата и время, IP-адрес и сведения о браузере как подтверждение моего волеизъявления.": "When I give consent, the date and time, IP address and browser details are kept as evidence of my decision.",
     "Русский": "Русский",
     "English": "English",
+    # Birth registration and passport replacement (issue #7)
+    "Номер записи акта о рождении": "Birth act record number",
+    "Только цифры, как в ЕГР ЗАГС.": "Digits only, as in the civil status register.",
+    "Дата записи акта": "Act record date",
+    "Дата записи акта не может быть позже сегодняшнего дня.": "The act record date cannot be later than today.",
+    "Дата записи акта раньше рождения ребёнка (%(born)s).": "The act record date is before the child's birth (%(born)s).",
+    "Номер записи акта — от 1 до 22 цифр.": "The act record number is 1 to 22 digits.",
+    "Запись акта с этим номером уже зарегистрирована.": "An act record with this number is already registered.",
+    "Зарегистрировать рождение и выдать свидетельство": "Register the birth and issue the certificate",
+    "номер записи акта": "act record number",
+    "дата записи акта": "act record date",
+    "зарегистрировано": "registered",
+    "регистрация рождения": "birth registration",
+    "регистрации рождения": "birth registrations",
+    "Мать": "Mother",
+    "Отец": "Father",
+    "Основание замены паспорта": "Reason to replace the passport",
+    "Постановление Правительства РФ № 828": "Government Regulation No. 828",
 }
 
 PLURALS = {
@@ -283,13 +301,20 @@ def main() -> None:
     po.metadata["Language"] = "en"
     po.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     for entry in po:
+        if "fuzzy" in entry.flags:
+            # makemessages fills a new message with the translation of a
+            # similar one ("Номер записи акта…" got the passport number's):
+            # a guess is never shipped, only what EN says.
+            entry.flags.remove("fuzzy")
+            entry.msgstr = ""
+            if entry.msgid_plural:
+                entry.msgstr_plural = {0: "", 1: ""}
+            entry.previous_msgid = entry.previous_msgid_plural = None
         if entry.msgid_plural and entry.msgid in PLURALS:
             one, many = PLURALS[entry.msgid]
             entry.msgstr_plural = {0: one, 1: many}
         elif not entry.msgstr and entry.msgid in EN:
             entry.msgstr = EN[entry.msgid]
-        if "fuzzy" in entry.flags:
-            entry.flags.remove("fuzzy")
     po.save()
     po.save_as_mofile(str(PO.with_suffix(".mo")))
     done = len(po.translated_entries())
