@@ -181,8 +181,9 @@ ACTIONS: dict[str, OfficialAction] = {
         lambda pk, actor, data: registration.register_birth(
             pk, actor=actor, act_number=data["act_number"], act_date=data["act_date"]
         ),
-        lambda current: current
-        in (Status.SUBMITTED, Status.IN_REVIEW, Status.APPROVED),
+        lambda current: (
+            current in (Status.SUBMITTED, Status.IN_REVIEW, Status.APPROVED)
+        ),
         lambda service_code: service_code == registration.SERVICE,
     ),
 }

@@ -81,7 +81,9 @@ def _parent(role: str) -> Expression:
 
 # Why a passport is replaced: the age the citizen reached (Regulation 828).
 PASSPORT_REASON = Concat(
-    Value("достижение возраста "), KT("data__age"), Value(" лет"),
+    Value("достижение возраста "),
+    KT("data__age"),
+    Value(" лет"),
     output_field=TextField(),
 )
 

@@ -48,8 +48,7 @@ ACT_NUMBER = re.compile(r"\d{1,22}")
 ACT_NUMBER_TAKEN = _("Запись акта с этим номером уже зарегистрирована.")
 
 WITHDRAW_REASON_REGISTERED = (
-    "Рождение уже зарегистрировано в органе ЗАГС: запись акта № {number} "
-    "от {date}."
+    "Рождение уже зарегистрировано в органе ЗАГС: запись акта № {number} от {date}."
 )
 
 
@@ -306,17 +305,27 @@ def withdraw_registered_births(events: QuerySet) -> list[int]:
             .filter(Exists(registered))
             .values_list("pk", "_number", "_date")
         )
-        for pk, number, day in rows:
-            reason = WITHDRAW_REASON_REGISTERED.format(number=number, date=_day(day))
-            Offer.objects.filter(pk=pk).update(
+        now = timezone.now()
+        withdrawn = [
+            Offer(
+                pk=pk,
                 status=Offer.Status.WITHDRAWN,
-                status_reason=reason,
-                decided_at=timezone.now(),
+                status_reason=WITHDRAW_REASON_REGISTERED.format(
+                    number=number, date=_day(day)
+                ),
+                decided_at=now,
             )
+            for pk, number, day in rows
+        ]
+        Offer.objects.bulk_update(
+            withdrawn, ["status", "status_reason", "decided_at"], batch_size=1000
+        )
         if rows:
             notification_services.notify_offers(
                 Notification.Kind.OFFER_WITHDRAWN, [pk for pk, *_ in rows]
             )
     if rows:
-        logger.info("registration offers withdrawn, birth registered count=%d", len(rows))
+        logger.info(
+            "registration offers withdrawn, birth registered count=%d", len(rows)
+        )
     return [pk for pk, *_ in rows]

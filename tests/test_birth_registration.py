@@ -57,9 +57,7 @@ def fhir_birth(
             "patient": {"reference": "Patient/newborn"},
             "relationship": [{"coding": [{"code": code}]}],
             "birthDate": person.birth_date.isoformat(),
-            "identifier": [
-                {"system": "urn:oid:1.2.643.100.3", "value": person.snils}
-            ],
+            "identifier": [{"system": "urn:oid:1.2.643.100.3", "value": person.snils}],
         }
 
     resources = [
@@ -231,9 +229,12 @@ def test_a_fhir_hospital_record_ends_with_two_verifiable_pdfs(
         assert "Документ подлинный" in verify(document.verification_code, data)
         altered = data.replace(b"%%EOF", b"%%EOF\n% edited", 1)
         assert "Файл не совпадает" in verify(document.verification_code, altered)
-    assert mum.get(
-        reverse("cabinet:result-document", args=[documents["birth_extract"].pk])
-    ).status_code == 404
+    assert (
+        mum.get(
+            reverse("cabinet:result-document", args=[documents["birth_extract"].pk])
+        ).status_code
+        == 404
+    )
 
     # The ЕГР ЗАГС reports the act record it made: nothing is offered again.
     before = set(Offer.objects.values_list("pk", flat=True))
@@ -284,9 +285,10 @@ def test_a_zags_record_of_a_birth_registered_in_person_closes_the_open_offers(
             "Рождение уже зарегистрировано в органе ЗАГС: запись акта "
             "№ 120269000555 от 05.10.2026."
         )
-    assert Notification.objects.filter(
-        kind="offer_withdrawn", channel="cabinet"
-    ).count() == 2
+    assert (
+        Notification.objects.filter(kind="offer_withdrawn", channel="cabinet").count()
+        == 2
+    )
     # The maternity capital of the same child is not offered a second time.
     assert list(Offer.objects.filter(service__code="maternity-capital")) == [capital]
 
@@ -294,15 +296,26 @@ def test_a_zags_record_of_a_birth_registered_in_person_closes_the_open_offers(
 def test_twins_are_two_births_each_registered_on_its_own(write_csv, parents):
     mother, father = parents
     twins = [
-        birth(record_id, mother.snils, father_snils=father.snils,
-              child_first_name=name, act_number="", act_date="")
+        birth(
+            record_id,
+            mother.snils,
+            father_snils=father.snils,
+            child_first_name=name,
+            act_number="",
+            act_date="",
+        )
         for record_id, name in (("H-3", "Анна"), ("H-4", "Мария"))
     ]
     import_births(write_csv, twins, name="twins.csv")
     assert registration_offers().count() == 4
 
-    zags = birth("Z-3", mother.snils, child_first_name="Анна",
-                 act_number="120269000556", act_date="2026-10-05")
+    zags = birth(
+        "Z-3",
+        mother.snils,
+        child_first_name="Анна",
+        act_number="120269000556",
+        act_date="2026-10-05",
+    )
     import_births(write_csv, [zags], name="zags.csv")
 
     open_ones = registration_offers().filter(status__in=Offer.OPEN)
@@ -315,8 +328,15 @@ def submitted(write_csv, parents, record_id="H-5") -> Application:
     mother, father = parents
     import_births(
         write_csv,
-        [birth(record_id, mother.snils, father_snils=father.snils,
-               act_number="", act_date="")],
+        [
+            birth(
+                record_id,
+                mother.snils,
+                father_snils=father.snils,
+                act_number="",
+                act_date="",
+            )
+        ],
         name=f"{record_id}.csv",
     )
     return services.accept_offer(mother, registration_offers(mother).get().pk)
@@ -334,17 +354,33 @@ def test_an_act_number_is_digits_and_given_once(write_csv, parents, admin_client
         second_mother, registration_offers(second_mother).get().pk
     )
 
-    page = act(admin_client, first, "register-birth",
-               act_number="12-AB", act_date="2026-10-05")
+    page = act(
+        admin_client, first, "register-birth", act_number="12-AB", act_date="2026-10-05"
+    )
     assert "от 1 до 22 цифр" in page
-    page = act(admin_client, first, "register-birth",
-               act_number="1202690001", act_date="2099-01-01")
+    page = act(
+        admin_client,
+        first,
+        "register-birth",
+        act_number="1202690001",
+        act_date="2099-01-01",
+    )
     assert "позже сегодняшнего дня" in page
 
-    act(admin_client, first, "register-birth",
-        act_number="1202690001", act_date="2026-10-05")
-    page = act(admin_client, second, "register-birth",
-               act_number="1202690001", act_date="2026-10-05")
+    act(
+        admin_client,
+        first,
+        "register-birth",
+        act_number="1202690001",
+        act_date="2026-10-05",
+    )
+    page = act(
+        admin_client,
+        second,
+        "register-birth",
+        act_number="1202690001",
+        act_date="2026-10-05",
+    )
 
     assert "уже зарегистрирована" in page
     second.refresh_from_db()
@@ -369,7 +405,8 @@ def test_a_birth_registration_is_completed_only_with_its_act(write_csv, parents)
     ]
     with pytest.raises(services.ApplicationError):
         registration.register_birth(
-            application.pk, act_number="120269000124",
+            application.pk,
+            act_number="120269000124",
             act_date=datetime.date(2026, 10, 5),
         )
 
@@ -384,8 +421,15 @@ def test_both_parents_confirming_at_once_make_one_application(write_csv, parents
     mother, father = parents
     import_births(
         write_csv,
-        [birth("H-7", mother.snils, father_snils=father.snils,
-               act_number="", act_date="")],
+        [
+            birth(
+                "H-7",
+                mother.snils,
+                father_snils=father.snils,
+                act_number="",
+                act_date="",
+            )
+        ],
     )
     offers = {o.citizen_id: o.pk for o in registration_offers()}
     start = threading.Barrier(2)

@@ -6,29 +6,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('offers', '0008_offer_short_code'),
+        ("offers", "0008_offer_short_code"),
         # The passport replacement service is shipped by the events app.
-        ('events', '0008_merge_import_and_rules'),
+        ("events", "0008_merge_import_and_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BirthRegistration',
+            name="BirthRegistration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('act_number', models.CharField(max_length=22, unique=True, verbose_name='номер записи акта')),
-                ('act_date', models.DateField(verbose_name='дата записи акта')),
-                ('registered_at', models.DateTimeField(auto_now_add=True, verbose_name='зарегистрировано')),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='birth_registration', to='offers.application', verbose_name='заявление')),
-                ('registered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='сотрудник')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "act_number",
+                    models.CharField(
+                        max_length=22, unique=True, verbose_name="номер записи акта"
+                    ),
+                ),
+                ("act_date", models.DateField(verbose_name="дата записи акта")),
+                (
+                    "registered_at",
+                    models.DateTimeField(
+                        auto_now_add=True, verbose_name="зарегистрировано"
+                    ),
+                ),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="birth_registration",
+                        to="offers.application",
+                        verbose_name="заявление",
+                    ),
+                ),
+                (
+                    "registered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="сотрудник",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'регистрация рождения',
-                'verbose_name_plural': 'регистрации рождения',
-                'ordering': ['-registered_at'],
+                "verbose_name": "регистрация рождения",
+                "verbose_name_plural": "регистрации рождения",
+                "ordering": ["-registered_at"],
             },
         ),
     ]
