@@ -182,7 +182,7 @@ def evaluate_batch(batch_id, *, now: datetime.datetime | None = None) -> int:
         # a birth the parents registered in person.
         from offers.registration import withdraw_registered_births
 
-        withdraw_registered_births(events)
+        withdraw_registered_births(batch_id)
     logger.info("batch evaluated batch=%s offers=%d", batch_id, made)
     return made
 

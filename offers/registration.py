@@ -22,9 +22,9 @@ import logging
 import re
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.fields.json import KT, KeyTextTransform
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -273,38 +273,45 @@ def same_birth_offered(service_id: int) -> Exists:
     return Exists(earlier)
 
 
-def withdraw_registered_births(events: QuerySet) -> list[int]:
-    """Registration offers still open for a birth that a record among
-    ``events`` shows registered (it carries an act number) are withdrawn,
-    and the parents told why: they registered it in person."""
-    from events.models import LifeEvent
+# The open registration offers of births that act records of one batch
+# show registered. Driven from the batch's act records: each finds the
+# hospital's record of the same birth through the mother's SNILS (indexed),
+# then the offers of that record, the father's included.
+_REGISTERED_SQL = """
+SELECT o.id, z.data ->> 'act_number', z.data ->> 'act_date'
+FROM events_lifeevent z
+JOIN events_lifeevent h
+  ON h.subject_snils = z.data ->> 'mother_snils'
+ AND h.role = 'mother' AND h.event_type = 'birth'
+ AND h.occurred_on = z.occurred_on
+ AND COALESCE(h.data ->> 'act_number', '') = ''
+ AND lower(h.data ->> 'child_first_name') = lower(z.data ->> 'child_first_name')
+JOIN events_lifeevent p ON p.registry_record_id = h.registry_record_id
+JOIN offers_offer o ON o.event_id = p.id
+WHERE z.batch_id = %(batch)s AND z.event_type = 'birth' AND z.role = 'mother'
+  AND COALESCE(z.data ->> 'act_number', '') <> ''
+  AND o.service_id = (SELECT id FROM offers_service WHERE code = %(service)s)
+  AND o.status = ANY(%(open)s)
+ORDER BY o.id
+FOR UPDATE OF o
+"""
 
-    registered = (
-        LifeEvent.objects.filter(pk__in=events.values("pk"))
-        .annotate(
-            _mother=KT("data__mother_snils"),
-            _first=Lower(KT("data__child_first_name")),
-            _act=KT("data__act_number"),
-            _registered=KT("data__act_number"),
-            _act_date=KT("data__act_date"),
-        )
-        .exclude(_act="")
-        .exclude(_act__isnull=True)
-        .filter(
-            _same_birth("", OuterRef("event__data"), OuterRef("event__occurred_on"))
-        )
-    )
+
+def withdraw_registered_births(batch_id) -> list[int]:
+    """Registration offers still open for a birth that an act record of the
+    batch shows registered are withdrawn, and the parents told why: they
+    registered it in person."""
     with transaction.atomic():
-        rows = list(
-            Offer.objects.select_for_update(of=("self",))
-            .filter(service__code=SERVICE, status__in=Offer.OPEN)
-            .annotate(
-                _number=registered.values("_act")[:1],
-                _date=registered.values("_act_date")[:1],
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _REGISTERED_SQL,
+                {
+                    "batch": str(batch_id),
+                    "service": SERVICE,
+                    "open": [str(status) for status in Offer.OPEN],
+                },
             )
-            .filter(Exists(registered))
-            .values_list("pk", "_number", "_date")
-        )
+            found = {pk: (number, day) for pk, number, day in cursor.fetchall()}
         now = timezone.now()
         withdrawn = [
             Offer(
@@ -315,17 +322,19 @@ def withdraw_registered_births(events: QuerySet) -> list[int]:
                 ),
                 decided_at=now,
             )
-            for pk, number, day in rows
+            for pk, (number, day) in found.items()
         ]
         Offer.objects.bulk_update(
             withdrawn, ["status", "status_reason", "decided_at"], batch_size=1000
         )
-        if rows:
+        if found:
             notification_services.notify_offers(
-                Notification.Kind.OFFER_WITHDRAWN, [pk for pk, *_ in rows]
+                Notification.Kind.OFFER_WITHDRAWN, list(found)
             )
-    if rows:
+    if found:
         logger.info(
-            "registration offers withdrawn, birth registered count=%d", len(rows)
+            "registration offers withdrawn, birth registered batch=%s count=%d",
+            batch_id,
+            len(found),
         )
-    return [pk for pk, *_ in rows]
+    return list(found)
