@@ -23,7 +23,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -271,40 +271,6 @@ def same_birth_offered(service_id: int) -> Exists:
         .filter(_same_birth("event__", OuterRef("data"), OuterRef("occurred_on")))
     )
     return Exists(earlier)
-
-
-def birth_already_registered() -> Exists:
-    """True for birth events whose birth an act record already shows
-    registered: a hospital's record that comes after the ЕГР ЗАГС's offers
-    no registration. Found through the mother's SNILS (indexed)."""
-    from events.models import LifeEvent
-
-    acts = (
-        LifeEvent.objects.filter(
-            event_type="birth",
-            role="mother",
-            subject_snils=KeyTextTransform("mother_snils", OuterRef("data")),
-            occurred_on=OuterRef("occurred_on"),
-        )
-        .alias(
-            _act=KeyTextTransform("act_number", "data"),
-            _first=Lower(KeyTextTransform("child_first_name", "data")),
-        )
-        .exclude(_act="")
-        .exclude(_act__isnull=True)
-        .filter(_first=Lower(KeyTextTransform("child_first_name", OuterRef("data"))))
-    )
-    return Exists(acts)
-
-
-def exclude_births_done(version, events: QuerySet) -> QuerySet:
-    """Birth events a rule version must not offer its service for: the same
-    birth was offered it through another record, or, for the registration,
-    the birth is registered already."""
-    events = events.exclude(same_birth_offered(version.service_id))
-    if version.service.code == SERVICE:
-        events = events.exclude(birth_already_registered())
-    return events
 
 
 # The open registration offers of births that act records of one batch

@@ -106,9 +106,9 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
     if version.trigger_date_field:
         selected = within_time_window(version, selected, now)
     if version.event_type == "birth":
-        from .registration import exclude_births_done
+        from .registration import same_birth_offered
 
-        selected = exclude_births_done(version, selected)
+        selected = selected.exclude(same_birth_offered(version.service_id))
     return selected
 
 

@@ -454,33 +454,3 @@ def test_both_parents_confirming_at_once_make_one_application(write_csv, parents
     assert sorted(outcomes) == ["applied", "refused"]
     assert Application.objects.filter(service__code=REGISTRATION).count() == 1
     assert registration_offers().filter(status="withdrawn").count() == 1
-
-
-def test_a_hospital_record_after_the_act_record_offers_no_registration(
-    write_csv, parents
-):
-    mother, father = parents
-    zags = birth("Z-8", mother.snils, father_snils=father.snils, birth_order="1")
-    import_births(write_csv, [zags], name="zags.csv")
-    hospital = birth(
-        "H-8",
-        mother.snils,
-        father_snils=father.snils,
-        birth_order="1",
-        act_number="",
-        act_date="",
-    )
-    other_child = birth(
-        "H-9",
-        mother.snils,
-        father_snils=father.snils,
-        child_first_name="Глеб",
-        act_number="",
-        act_date="",
-    )
-
-    import_births(write_csv, [hospital, other_child], name="hospital.csv")
-
-    offered = registration_offers().values_list("event__record_id", flat=True)
-    assert sorted(offered) == ["H-9", "H-9"]
-    assert Offer.objects.filter(service__code="maternity-capital").count() == 2
