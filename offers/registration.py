@@ -23,9 +23,9 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -239,18 +239,21 @@ def _extract_lines(
 
 def _same_birth(prefix: str, data, occurred_on) -> Q:
     """Events (reached by ``prefix``, with the aliases ``_mother``,
-    ``_first``, ``_act`` and ``_registered``) of the same birth as the outer
-    event whose ``data`` and ``occurred_on`` are given: the same mother and
-    birth date, and the same act record, or the child's same first name (a
-    hospital's record has no act number yet)."""
-    outer_act = KeyTextTransform("act_number", data)
+    ``_first``, ``_act``, ``_outer_act`` and ``_registered``) of the same
+    birth as the outer event whose ``data`` and ``occurred_on`` are given:
+    the same mother and birth date, and either the child's same first name
+    where one of the two records has no act number yet (a hospital's), or
+    the act number the portal registered on the other's application. Two
+    act records with different numbers are two births."""
     return Q(
         **{f"{prefix}event_type": "birth", f"{prefix}occurred_on": occurred_on},
         _mother=KeyTextTransform("mother_snils", data),
     ) & (
-        Q(_first=Lower(KeyTextTransform("child_first_name", data)))
-        | (Q(_act=outer_act) & ~Q(_act=""))
-        | Q(_registered=outer_act)
+        (
+            Q(_first=Lower(KeyTextTransform("child_first_name", data)))
+            & (Q(_act="") | Q(_outer_act=""))
+        )
+        | Q(_registered=F("_outer_act"))
     )
 
 
@@ -265,7 +268,16 @@ def same_birth_offered(service_id: int) -> Exists:
         .alias(
             _mother=KeyTextTransform("mother_snils", "event__data"),
             _first=Lower(KeyTextTransform("child_first_name", "event__data")),
-            _act=KeyTextTransform("act_number", "event__data"),
+            _act=Coalesce(
+                KeyTextTransform("act_number", "event__data"),
+                Value(""),
+                output_field=TextField(),
+            ),
+            _outer_act=Coalesce(
+                KeyTextTransform("act_number", OuterRef("data")),
+                Value(""),
+                output_field=TextField(),
+            ),
             _registered=F("application__birth_registration__act_number"),
         )
         .filter(_same_birth("event__", OuterRef("data"), OuterRef("occurred_on")))
