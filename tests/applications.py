@@ -36,8 +36,6 @@ def maternity_offer(write_csv, citizen, record_id="B1", **birth_fields) -> Offer
     )
 
 
-def submitted_application(
-    write_csv, citizen, record_id="B1", **birth_fields
-) -> Application:
-    offer = maternity_offer(write_csv, citizen, record_id, **birth_fields)
+def submitted_application(write_csv, citizen, record_id="B1") -> Application:
+    offer = maternity_offer(write_csv, citizen, record_id)
     return accept_offer(citizen, offer.pk)
