@@ -189,6 +189,12 @@ def evaluate_batch(batch_id, *, now: datetime.datetime | None = None) -> int:
         made += len(offer_services.create_offers(version, events, now=now))
     if LifeEvent.Type.PAYMENT in types:
         payments.notify_payments(batch_id, now=now)
+    if LifeEvent.Type.BIRTH in types:
+        # A civil registry's act record closes the registration offers of
+        # a birth the parents registered in person.
+        from offers.registration import withdraw_registered_births
+
+        withdraw_registered_births(batch_id)
     logger.info("batch evaluated batch=%s offers=%d", batch_id, made)
     return made
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Min, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import forms, funnel, pension, services
+from . import forms, funnel, pension, registration, services
 from .models import (
     Application,
     ApplicationSignature,
@@ -137,6 +137,8 @@ class OfficialAction:
     form: type[django_forms.Form]
     run: Callable[[int, Any, dict], Any]
     allowed: Callable[[str], bool]
+    # Which services' applications the action is for (by code); None: all.
+    applies: Callable[[str], bool] = lambda service_code: True
 
 
 def _to(status: str) -> Callable[[str], bool]:
@@ -194,6 +196,18 @@ ACTIONS: dict[str, OfficialAction] = {
             pk, actor=actor, kind=data["kind"], note=data["note"]
         ),
         _to(Status.COMPLETED),
+        lambda service_code: service_code not in services.OWN_COMPLETION,
+    ),
+    "register-birth": OfficialAction(
+        _("Зарегистрировать рождение и выдать свидетельство"),
+        forms.RegisterBirthForm,
+        lambda pk, actor, data: registration.register_birth(
+            pk, actor=actor, act_number=data["act_number"], act_date=data["act_date"]
+        ),
+        lambda current: (
+            current in (Status.SUBMITTED, Status.IN_REVIEW, Status.APPROVED)
+        ),
+        lambda service_code: service_code == registration.SERVICE,
     ),
 }
 
@@ -279,7 +293,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                     a.label,
                 )
                 for key, a in ACTIONS.items()
-                if a.allowed(application.status)
+                if a.allowed(application.status) and a.applies(application.service.code)
             ]
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -287,9 +301,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         official_action = ACTIONS.get(action)
         if official_action is None:
             raise Http404("no such action")
-        application = get_object_or_404(Application, pk=object_id)
+        application = get_object_or_404(
+            Application.objects.select_related("service"), pk=object_id
+        )
         if not self.has_change_permission(request, application):
             raise PermissionDenied
+        if not official_action.applies(application.service.code):
+            raise Http404("not an action for this service")
         change_url = reverse("admin:offers_application_change", args=[application.pk])
 
         posted = request.method == "POST"
@@ -301,6 +319,10 @@ class ApplicationAdmin(admin.ModelAdmin):
         if posted and form.is_valid():
             try:
                 official_action.run(application.pk, request.user, form.cleaned_data)
+            except ValidationError as error:
+                # The data does not fit this application (an act date before
+                # the birth, a number already used): said on the form.
+                form.add_error(None, error)
             except services.ApplicationError:
                 application.refresh_from_db(fields=["status"])
                 message = _("Это действие сейчас невозможно: заявление «%(status)s».")
@@ -316,7 +338,8 @@ class ApplicationAdmin(admin.ModelAdmin):
                     % {"number": application.number, "action": official_action.label},
                     messages.SUCCESS,
                 )
-            return redirect(change_url)
+            if not form.errors:
+                return redirect(change_url)
 
         context = {
             **self.admin_site.each_context(request),

@@ -73,3 +73,29 @@ class CompleteForm(forms.Form):
     note = forms.CharField(
         label=_("Комментарий"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class RegisterBirthForm(forms.Form):
+    """The registry office registers a birth: the act record it made."""
+
+    act_number = forms.CharField(
+        label=_("Номер записи акта о рождении"),
+        max_length=40,
+        help_text=_("Только цифры, как в ЕГР ЗАГС."),
+    )
+    act_date = forms.DateField(
+        label=_("Дата записи акта"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_act_number(self):
+        from .registration import clean_act_number
+
+        return clean_act_number(self.cleaned_data["act_number"])
+
+    def clean_act_date(self):
+        act_date = self.cleaned_data["act_date"]
+        if act_date > timezone.localdate():
+            raise forms.ValidationError(
+                _("Дата записи акта не может быть позже сегодняшнего дня.")
+            )
+        return act_date

@@ -652,3 +652,35 @@ class PensionAward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payments_start_on:%d.%m.%Y}"
+
+
+class BirthRegistration(models.Model):
+    """The act record the registry office made on a birth registration
+    application. The ЕГР ЗАГС gives each act number once: the database
+    refuses a second registration with the same number."""
+
+    application = models.OneToOneField(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="birth_registration",
+        verbose_name=_("заявление"),
+    )
+    act_number = models.CharField(_("номер записи акта"), max_length=22, unique=True)
+    act_date = models.DateField(_("дата записи акта"))
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("сотрудник"),
+    )
+    registered_at = models.DateTimeField(_("зарегистрировано"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("регистрация рождения")
+        verbose_name_plural = _("регистрации рождения")
+        ordering = ["-registered_at"]
+
+    def __str__(self) -> str:
+        return f"№ {self.act_number} от {self.act_date:%d.%m.%Y}"

@@ -10,9 +10,19 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, Expression, F, Q, TextField, Value, When
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models import (
+    Case,
+    Expression,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT, KeyTextTransform
+from django.db.models.functions import Cast, Concat, Trim
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +37,7 @@ POPULATION = _("Реестр населения")
 BIRTHS = _("ЕГР ЗАГС / роддом")
 MATERNITY_LAW = _("Федеральный закон № 256-ФЗ")
 DISABILITY_REGISTER = _("ФГИС ФРИ")
+PASSPORT_RULES = _("Постановление Правительства РФ № 828")
 
 # The maternity capital amount set by the law for the child's birth date,
 # in roubles. Since 2020-01-01 (Federal Law 35-FZ of 01.03.2020 amending
@@ -57,6 +68,38 @@ TAX_TYPE_NAMES = {
 TAX_TYPE_NAME = Case(
     *[When(data__tax_type=code, then=Value(name)) for code, name in TAX_TYPE_NAMES.items()],
     default=KT("data__tax_type"),
+    output_field=TextField(),
+)
+
+
+def _parent(role: str) -> Expression:
+    """The full name of the child's mother or father, by the SNILS the birth
+    record gives, as the population registry spells it; empty when the
+    record names nobody or the registry does not know the person."""
+    from cabinet.models import Citizen
+
+    names = Citizen.objects.filter(
+        snils=KeyTextTransform(f"{role}_snils", OuterRef("data"))
+    ).annotate(
+        full_name=Trim(
+            Concat(
+                "last_name",
+                Value(" "),
+                "first_name",
+                Value(" "),
+                "middle_name",
+                output_field=TextField(),
+            )
+        )
+    )
+    return Subquery(names.values("full_name")[:1], output_field=TextField())
+
+
+# Why a passport is replaced: the age the citizen reached (Regulation 828).
+PASSPORT_REASON = Concat(
+    Value("достижение возраста "),
+    KT("data__age"),
+    Value(" лет"),
     output_field=TextField(),
 )
 
@@ -101,6 +144,11 @@ PREFILL_FIELDS: dict[str, PrefillField] = {
     "place_of_birth": PrefillField(_("Место рождения"), BIRTHS, KT("data__place_of_birth")),
     "act_number": PrefillField(_("Номер записи акта"), BIRTHS, KT("data__act_number")),
     "act_date": PrefillField(_("Дата записи акта"), BIRTHS, KT("data__act_date")),
+    "mother_full_name": PrefillField(_("Мать"), BIRTHS, _parent("mother")),
+    "father_full_name": PrefillField(_("Отец"), BIRTHS, _parent("father")),
+    "passport_replacement_reason": PrefillField(
+        _("Основание замены паспорта"), PASSPORT_RULES, PASSPORT_REASON
+    ),
     "capital_amount": PrefillField(
         _("Размер материнского капитала, руб."), MATERNITY_LAW, CAPITAL_AMOUNT
     ),

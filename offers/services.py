@@ -109,6 +109,10 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
     )
     if version.trigger_date_field:
         selected = within_time_window(version, selected, now)
+    if version.event_type == "birth":
+        from .registration import same_birth_offered
+
+        selected = selected.exclude(same_birth_offered(version.service_id))
     return selected
 
 
@@ -376,6 +380,41 @@ def withdraw_offer(offer_id: int, reason: str) -> Offer:
     return offer
 
 
+# Services offered to several people for one registry record, of which one
+# applies: both parents are offered the registration of their child's
+# birth. The first to confirm applies; the others' open offers are then
+# withdrawn with this reason (no personal data: it goes out by email).
+JOINT_SERVICES = {
+    "birth-registration": (
+        "Заявление о регистрации рождения по этой записи уже подал второй "
+        "родитель (№ {number}); подавать своё не нужно."
+    ),
+}
+
+
+def _lock_joint_offers(citizen, offer_id: int) -> list[int]:
+    """For a joint service, lock every offer of the offer's registry record
+    in id order and return the others' ids: two parents confirming at once
+    are serialised, and the second finds their offer already withdrawn."""
+    head = (
+        Offer.objects.filter(pk=offer_id, citizen=citizen)
+        .values("service_id", "service__code", "event__registry_record_id")
+        .first()
+    )
+    if head is None or head["service__code"] not in JOINT_SERVICES:
+        return []
+    locked = (
+        Offer.objects.select_for_update(of=("self",))
+        .filter(
+            service_id=head["service_id"],
+            event__registry_record_id=head["event__registry_record_id"],
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [pk for pk in locked if pk != offer_id]
+
+
 def _next_application_number(offer: Offer) -> str:
     return f"{timezone.localdate():%Y%m%d}-{offer.pk:08d}"
 
@@ -397,6 +436,7 @@ def accept_offer(
     A service that needs a signature is accepted only with ``signature``;
     its signed content is then recorded with the application.
     """
+    joint = _lock_joint_offers(citizen, offer_id)
     offer = _locked(offer_id, citizen)
     _check_transition(offer, Offer.Status.CONFIRMED)
     if offer.expires_at <= timezone.now():
@@ -439,6 +479,9 @@ def accept_offer(
         Notification.Kind.APPLICATION_SUBMITTED,
         application=application,
     )
+    reason = JOINT_SERVICES.get(offer.service.code, "")
+    for other in Offer.objects.filter(pk__in=joint, status__in=Offer.OPEN):
+        withdraw_offer(other.pk, reason.format(number=application.number))
     if offer.service.auto_decide:
         from .tasks import auto_decide
 
@@ -547,6 +590,12 @@ RESULT_KINDS = {
     "birth-registration": ResultDocument.Kind.BIRTH_CERTIFICATE,
     "disability-pension": ResultDocument.Kind.PENSION_DECISION,
 }
+
+
+# Services completed by a verb of their own, never by the generic
+# "complete": a birth is registered with its act record
+# (offers.registration.register_birth).
+OWN_COMPLETION = {"birth-registration": "register_birth"}
 
 
 class ApplicationError(Exception):
@@ -694,6 +743,16 @@ def complete_application(
 ) -> ResultDocument:
     """The agency delivers the result: the application is completed and its
     result document issued as a verifiable PDF."""
+    service_code = (
+        Application.objects.filter(pk=application_id)
+        .values_list("service__code", flat=True)
+        .first()
+    )
+    if service_code in OWN_COMPLETION:
+        raise ApplicationError(
+            f"application {application_id}: {service_code} is completed by "
+            f"{OWN_COMPLETION[service_code]}"
+        )
     application, change = _transition(
         application_id, Status.COMPLETED, actor=actor, note=note
     )
@@ -787,10 +846,25 @@ def _pdf_lines(application: Application, kind: str) -> list[tuple[str, str]]:
         lines.append(("Ребёнок", child))
     if pension.applies(application.service):
         lines += pension.pdf_lines(application)
+    if data.get("passport_replacement_reason"):
+        # Regulation 828: the passport is replaced on reaching 20 and 45.
+        lines.append(("Решение", "выдать паспорт гражданина РФ взамен прежнего"))
+        lines.append(("Основание", data["passport_replacement_reason"]))
+        passport = " ".join(
+            data.get(key) or ""
+            for key in ("applicant_passport_series", "applicant_passport_number")
+        ).strip()
+        if passport:
+            lines.append(("Заменяемый паспорт", passport))
     return lines
 
 
-def _issue_document(application: Application, kind: str) -> ResultDocument:
+def _issue_document(
+    application: Application,
+    kind: str,
+    lines: list[tuple[str, str]] | None = None,
+    title: str = "",
+) -> ResultDocument:
     """Draw the PDF, store it, and record its hash and code.
 
     The file is written before the row: if the transaction then rolls back,
@@ -802,9 +876,9 @@ def _issue_document(application: Application, kind: str) -> ResultDocument:
         application=application, kind=kind, verification_code=code, issued_at=issued_at
     )
     content = pdf.PdfContent(
-        title=document.get_kind_display().capitalize(),
+        title=title or document.get_kind_display().capitalize(),
         agency=application.service.agency,
-        lines=_pdf_lines(application, kind),
+        lines=lines if lines is not None else _pdf_lines(application, kind),
         verification_code=document.verification_code_display,
         verify_url=f"{settings.PORTAL_BASE_URL}/verify/",
         issued_on=f"{timezone.localtime(issued_at):%d.%m.%Y}",

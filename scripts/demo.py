@@ -6,12 +6,14 @@ Run through ``make demo``. Steps:
    are set), migrate, collect static files;
 2. start the local SMS gateway (``python -m notifications.gateway``), a
    Celery worker and beat;
-3. import the population dump, create the demo accounts and consents, then
-   import the births, payments and tax dumps (the last two with their dates
-   moved to today, see ``dated``): the worker evaluates the rules and
-   delivers the notifications (email goes to files under .data/outbox/, SMS
-   to the local gateway, whose message list the cabinet's demo banner links
-   to);
+3. import the population dump (and the record of the cast member who turned
+   20 yesterday), create the demo accounts and consents, then import the
+   births dumps (CSV and a hospital's FHIR document), the disability,
+   payments and tax dumps (the last two with their dates moved to today,
+   see ``dated``) and run the daily triggers: the worker evaluates the
+   rules and delivers the notifications (email goes to files under
+   .data/outbox/, SMS to the local gateway, whose message list the
+   cabinet's demo banner links to);
 4. serve the site with gunicorn at http://127.0.0.1:8000 until Ctrl-C,
    then stop everything it started.
 """
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from proactive_portal.embedded import data_dir
 from proactive_portal.queues import QUEUES
+from samples.generate import write_birthdays
 
 PY = sys.executable
 DATA = data_dir()
@@ -191,16 +194,22 @@ def serve() -> int:
     try:
         print("3/4 Registry dumps: population, demo accounts, births, disability, payments, tax")
         manage("import_registry", "population", "samples/population.csv")
+        # The passport story needs a birthday the day before the demo runs.
+        today = datetime.datetime.now(datetime.UTC).date()
+        birthdays = write_birthdays(DATA / "demo-birthdays.csv", today)
+        manage("import_registry", "population", str(birthdays))
         codes_file = DATA / "demo-codes.txt"
         manage(
             "create_demo_accounts", "samples/demo_accounts.json",
             "--codes-file", str(codes_file),
         )
         manage("import_registry", "births", "samples/births.csv")
+        manage("import_registry", "births", "samples/hospital_births.ndjson")
         manage("import_registry", "disability", "samples/disability.csv")
         payments = dated("payments.csv", "scheduled_on")
         manage("import_registry", "payments", str(payments))
         manage("import_registry", "tax", str(dated("tax.csv", "due_on")))
+        manage("run_daily_triggers")
         wait_for(
             lambda: stats()["offers_by_status"].get("offered", 0)
             + stats()["offers_by_status"].get("confirmed", 0)
@@ -238,6 +247,8 @@ Portal is running. Stop it with Ctrl-C.
     olga      — Ольга Соколова: maternity capital (third child)
     nina      — Нина Морозова: payments in every status, a tax due in ten days
     ivan      — Иван Волков: disability pension, signed with an SMS code
+    irina     — Ирина Волкова: birth registration from a hospital's FHIR record, maternity capital
+    pavel     — Павел Морозов: passport replacement (turned 20 yesterday)
     official  — an official, for the admin
 
   After the password the portal asks for a one-time code. Use one of
