@@ -15,6 +15,10 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
+    "Замена паспорта гражданина РФ при достижении 20 и 45 лет": "Replacing the Russian passport at 20 and 45",
+    "Уплата налога по налоговому уведомлению": "Paying a tax by the tax notice",
+    "Запись на переосвидетельствование (МСЭ)": "Booking a disability re-examination (MSE)",
+    "Пенсия по инвалидности": "Disability pension",
     "%(name)s, Вам положена услуга «%(title)s». Подать заявление: ответьте ДА %(code)s": "%(name)s, you are entitled to the service “%(title)s”. To apply, reply ДА %(code)s",
     "краткое название (для SMS)": "short name (for SMS)",
     "Личный кабинет": "Personal account",
