@@ -60,3 +60,16 @@ def clean_account(bik: str, value: str, *, personal: bool = True) -> str:
             code="account_kind",
         )
     return account
+
+
+def clean_details(bik: str, account: str) -> tuple[str, str]:
+    """The BIK and the personal account, checked together: a
+    ``ValidationError`` whose dict names the field at fault otherwise."""
+    try:
+        bik = clean_bik(bik)
+    except ValidationError as error:
+        raise ValidationError({"bik": error}) from None
+    try:
+        return bik, clean_account(bik, account)
+    except ValidationError as error:
+        raise ValidationError({"account": error}) from None

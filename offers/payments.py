@@ -277,18 +277,7 @@ def submit_bank_details(citizen, event_id: int, bik: str, account: str) -> BankD
     payment = as_payment(event)
     if not payment.can_correct:
         raise PaymentError(_("Для этой выплаты реквизиты не нужны."))
-    errors = {}
-    try:
-        bik = bank.clean_bik(bik)
-    except ValidationError as error:
-        errors["bik"] = error
-    else:
-        try:
-            account = bank.clean_account(bik, account)
-        except ValidationError as error:
-            errors["account"] = error
-    if errors:
-        raise ValidationError(errors)
+    bik, account = bank.clean_details(bik, account)
 
     details = BankDetails.objects.create(
         event=event,

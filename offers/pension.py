@@ -50,18 +50,7 @@ def payment_data(method: str, bik: str, account: str, address: str) -> dict:
     """The application's payment keys, checked; a ``ValidationError`` whose
     dict names the field otherwise."""
     if method == BANK:
-        errors = {}
-        try:
-            bik = bank.clean_bik(bik)
-        except ValidationError as error:
-            errors["bik"] = error
-        else:
-            try:
-                account = bank.clean_account(bik, account)
-            except ValidationError as error:
-                errors["account"] = error
-        if errors:
-            raise ValidationError(errors)
+        bik, account = bank.clean_details(bik, account)
         return {"payment_method": BANK, "bank_bik": bik, "bank_account": account}
     if method == POST:
         if not address.strip():
