@@ -67,6 +67,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a batch is the record of what a registry sent
+
 
 @admin.register(RejectedRow)
 class RejectedRowAdmin(admin.ModelAdmin):

@@ -53,12 +53,18 @@ class OfferAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "service", "rule")
     search_fields = ("=citizen__snils", "citizen__last_name")
-    raw_id_fields = ("citizen", "event", "rule", "rule_version")
-    readonly_fields = (
-        "created_at", "decided_at", "reminded_at", "opened_at", "prefill",
-        "attempt", "status_reason",
-    )
     date_hierarchy = "created_at"
+
+    # An offer changes only through its lifecycle (offers.services): whom
+    # it is for, what it rests on and where it stands are not edited here.
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Offer._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -222,8 +228,11 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_select_related = ("service", "citizen")
     search_fields = ("=number", "=citizen__snils", "citizen__last_name")
     ordering = ("due_on", "submitted_at")
-    raw_id_fields = ("citizen", "offer")
+    # Whose application it is, and what was signed, never change in admin:
+    # officials act on an application only through the actions below.
     readonly_fields = (
+        "citizen",
+        "offer",
         "number",
         "service",
         "status",
@@ -242,6 +251,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "complete_selected"]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     def changelist_view(self, request, extra_context=None):

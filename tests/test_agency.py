@@ -398,3 +398,27 @@ def test_opening_an_action_page_shows_its_form_and_changes_nothing(
     application.refresh_from_db()
     assert application.status == Application.Status.SUBMITTED
     assert admin_client.get(url.replace("reject", "vanish")).status_code == 404
+
+
+def test_an_application_cannot_be_moved_to_another_citizen_or_deleted_in_admin(
+    admin_client, anna, write_csv
+):
+    application = submitted_application(write_csv, anna)
+    other = CitizenFactory()
+    url = reverse("admin:offers_application_change", args=[application.pk])
+
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert 'name="citizen"' not in page.content.decode()
+    admin_client.post(url, {"citizen": other.pk, "offer": "", "_continue": "1"})
+    application.refresh_from_db()
+    assert application.citizen_id == anna.pk and application.offer_id is not None
+
+    delete = reverse("admin:offers_application_delete", args=[application.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Application.objects.filter(pk=application.pk).exists()
+
+    offer_page = admin_client.get(
+        reverse("admin:offers_offer_change", args=[application.offer_id])
+    ).content.decode()
+    assert 'name="citizen"' not in offer_page and 'name="status"' not in offer_page
