@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cabinet.models import Citizen
+from events.models import LifeEvent
 from notifications import services as notification_services
 from notifications.models import Notification
 
@@ -83,7 +84,14 @@ def _check_act(application: Application, number: str, day: datetime.date) -> Non
             code="act_date_before_birth",
             params={"born": f"{born:%d.%m.%Y}"},
         )
-    if BirthRegistration.objects.filter(act_number=number).exists():
+    # ЕГР ЗАГС gives a number once: one the portal gave, or one a civil
+    # registry's record already carries, is taken.
+    if (
+        BirthRegistration.objects.filter(act_number=number).exists()
+        or LifeEvent.objects.filter(
+            event_type=LifeEvent.Type.BIRTH, data__act_number=number
+        ).exists()
+    ):
         errors["act_number"] = ValidationError(
             ACT_NUMBER_TAKEN,
             code="act_number_taken",

@@ -454,3 +454,26 @@ def test_both_parents_confirming_at_once_make_one_application(write_csv, parents
     assert sorted(outcomes) == ["applied", "refused"]
     assert Application.objects.filter(service__code=REGISTRATION).count() == 1
     assert registration_offers().filter(status="withdrawn").count() == 1
+
+
+def test_an_act_number_a_civil_registry_record_carries_is_taken(
+    write_csv, parents, admin_client
+):
+    application = submitted(write_csv, parents, "H-7")
+    other_mother = CitizenFactory()
+    import_births(
+        write_csv,
+        [birth("Z-7", other_mother.snils, act_number="168305483898")],
+        name="Z-7.csv",
+    )
+
+    page = act(
+        admin_client,
+        application,
+        "register-birth",
+        act_number="168305483898",
+        act_date="2026-10-05",
+    )
+
+    assert "уже зарегистрирована" in page
+    assert not BirthRegistration.objects.exists()
