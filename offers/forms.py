@@ -28,10 +28,11 @@ class PensionApproveForm(NoteForm):
 
         super().__init__(*args, **kwargs)
         self.earliest = pension.earliest_start(application)
+        self.latest = pension.latest_start(application)
         self.fields["payments_start_on"].initial = pension.default_start(application)
         self.fields["payments_start_on"].help_text = _(
             "По умолчанию — день установления инвалидности, но не раньше чем "
-            "за 12 месяцев до заявления."
+            "за 12 месяцев до заявления и не позже дня заявления."
         )
 
     def clean_payments_start_on(self):
@@ -40,6 +41,11 @@ class PensionApproveForm(NoteForm):
             raise forms.ValidationError(
                 _("Выплаты не могут начаться раньше %(date)s.")
                 % {"date": f"{self.earliest:%d.%m.%Y}"}
+            )
+        if start > self.latest:
+            raise forms.ValidationError(
+                _("Выплаты не могут начаться позже дня подачи заявления, %(date)s.")
+                % {"date": f"{self.latest:%d.%m.%Y}"}
             )
         return start
 

@@ -6,7 +6,9 @@ The citizen chooses a bank account or delivery by post; the choice becomes
 part of the signed application. On approval the Social Fund names the day
 payments start: by default the day disability was established, but not
 earlier than twelve months before the application (Federal Law 400-FZ,
-art. 22: a pension is paid for at most twelve months back).
+art. 22: a pension is paid for at most twelve months back), and not later
+than the day of the application (from which a pension is paid at the
+latest).
 """
 
 from __future__ import annotations
@@ -99,6 +101,11 @@ def earliest_start(application: Application) -> datetime.date:
     return max(earliest, established) if established else earliest
 
 
+def latest_start(application: Application) -> datetime.date:
+    submitted = timezone.localtime(application.submitted_at).date()
+    return max(submitted, earliest_start(application))
+
+
 def default_start(application: Application) -> datetime.date:
     """The day disability was established, but not earlier than twelve
     months before the application."""
@@ -118,6 +125,12 @@ def award(
         raise PensionError(
             _("Выплаты не могут начаться раньше %(date)s.")
             % {"date": f"{earliest:%d.%m.%Y}"}
+        )
+    latest = latest_start(application)
+    if start > latest:
+        raise PensionError(
+            _("Выплаты не могут начаться позже дня подачи заявления, %(date)s.")
+            % {"date": f"{latest:%d.%m.%Y}"}
         )
     said = f"Пенсия назначена, выплаты с {start:%d.%m.%Y}"
     change.note = f"{said}. {change.note}" if change.note else said

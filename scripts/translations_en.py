@@ -15,6 +15,8 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
+    "Выплаты не могут начаться позже дня подачи заявления, %(date)s.": "Payments cannot start later than the day of the application, %(date)s.",
+    "По умолчанию — день установления инвалидности, но не раньше чем за 12 месяцев до заявления и не позже дня заявления.": "By default the day disability was established, but not earlier than 12 months before the application and not later than the day of the application.",
     "Замена паспорта гражданина РФ при достижении 20 и 45 лет": "Replacing the Russian passport at 20 and 45",
     "Уплата налога по налоговому уведомлению": "Paying a tax by the tax notice",
     "Запись на переосвидетельствование (МСЭ)": "Booking a disability re-examination (MSE)",

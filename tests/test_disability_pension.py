@@ -416,6 +416,30 @@ def test_the_start_date_is_never_more_than_twelve_months_back(
     assert application.pension_award.payments_start_on == datetime.date(2025, 12, 3)
 
 
+def test_the_start_date_is_never_after_the_day_of_the_application(
+    admin_client, write_csv, run_import, ivan
+):
+    application = signed_application(ivan, write_csv, run_import)
+    day = timezone.localdate(application.submitted_at)
+
+    response = act(
+        admin_client,
+        application,
+        "approve",
+        payments_start_on=(day + datetime.timedelta(days=1)).isoformat(),
+    )
+
+    assert (
+        f"Выплаты не могут начаться позже дня подачи заявления, {day:%d.%m.%Y}"
+        in response.content.decode()
+    )
+    application.refresh_from_db()
+    assert application.status == Application.Status.SUBMITTED
+    act(admin_client, application, "approve", payments_start_on=day.isoformat())
+    application.refresh_from_db()
+    assert application.pension_award.payments_start_on == day
+
+
 def test_the_citizen_is_told_the_start_date_in_the_notice_and_the_timeline(
     admin_client, write_csv, run_import, ivan, sms_gateway
 ):
