@@ -910,7 +910,18 @@ def apply_receipts(gateway_name: str, receipts: list[dict]) -> dict[str, int]:
         status = _RECEIPT_STATUS.get(str(receipt.get("status")))
         ref = str(receipt.get("ref", ""))
         if status is None or not ref.isdigit():
-            raise ReceiptError(f"receipt with ref={ref!r}: bad status or ref")
+            # Not an outbox row (a phone or signing code sent directly has a
+            # "direct-" ref) or a receipt we cannot read: logged and
+            # skipped. Refusing the whole batch would make the gateway send
+            # it again forever, holding back the good receipts in it.
+            logger.warning(
+                "receipt skipped ref=%r status=%r gateway=%s",
+                ref[:40],
+                str(receipt.get("status"))[:20],
+                gateway_name,
+            )
+            counts["skipped"] += 1
+            continue
         with transaction.atomic():
             notification = (
                 Notification.objects.select_for_update()

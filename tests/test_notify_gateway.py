@@ -511,3 +511,27 @@ def test_a_gateway_that_takes_one_message_a_request_gets_them_one_by_one(
     assert set(
         Notification.objects.filter(channel="sms").values_list("status", flat=True)
     ) == {"sent"}
+
+
+@pytest.mark.django_db
+def test_receipts_of_direct_messages_do_not_hold_back_the_batch(
+    client, offer_for, sms_gateway
+):
+    """A phone code is sent directly (ref "direct-..."): its receipt is
+    skipped, and the outbox receipts beside it still apply."""
+    offer = offer_for(CitizenFactory(consenting=True))
+    services.dispatch_pending()
+    sms = Notification.objects.get(offer=offer, channel="sms")
+
+    response = post_receipts(
+        client,
+        [
+            {"ref": "direct-0f3c", "status": "delivered"},
+            {"ref": str(sms.pk), "status": "delivered"},
+        ],
+    )
+
+    assert response.status_code == 200
+    assert response.json()["skipped"] == 1
+    sms.refresh_from_db()
+    assert sms.status == "delivered"
