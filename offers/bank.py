@@ -51,7 +51,7 @@ def clean_account(bik: str, value: str, *, personal: bool = True) -> str:
         raise ValidationError(_("Номер счёта — 20 цифр."), code="account_format")
     if not control_sum_ok(clean_bik(bik), account):
         raise ValidationError(
-            _("Номер счёта не сходится с БИК банка: проверьте обе цифры."),
+            _("Номер счёта не сходится с БИК банка: проверьте оба номера."),
             code="account_key",
         )
     if personal and not account.startswith(PERSONAL_ACCOUNT_PREFIXES):

@@ -60,6 +60,10 @@ ENV = {
         [{"name": "local", "url": GATEWAY_URL, "token": GATEWAY_TOKEN, "weight": 1}]
     ),
     "SMS_LOCAL_GATEWAY_URL": GATEWAY_URL,
+    # The demo is tried at any hour: its SMS must not wait for the morning.
+    "NOTIFY_QUIET_HOURS_BY_DEFAULT": os.environ.get(
+        "NOTIFY_QUIET_HOURS_BY_DEFAULT", "false"
+    ),
 }
 
 
