@@ -473,6 +473,9 @@ def offer_confirm(request, citizen, pk):
     }
     try:
         application = offer_services.accept_offer(citizen, pk, corrections)
+    except offer_services.CorrectionError as error:
+        messages.error(request, str(error))
+        return redirect("cabinet:offer-detail", pk=pk)
     except offer_services.OfferError:
         messages.error(request, _("Это предложение уже нельзя подтвердить."))
         return redirect("cabinet:offer-detail", pk=pk)

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from consents.models import active_consent_exists
 from notifications import services as notification_services
@@ -40,6 +42,7 @@ from .models import (
     DocumentRequest,
     Offer,
     ResultDocument,
+    Service,
     ServiceOptOut,
     new_verification_code,
     normalize_code,
@@ -55,6 +58,39 @@ class OfferError(Exception):
 
 class SignatureRequired(OfferError):
     """The service's application must be signed with a one-time code."""
+
+
+class CorrectionError(OfferError):
+    """A value the citizen corrected is not one the application can carry;
+    the message says which and why."""
+
+
+# A person's name as the civil registry writes it: letters (Cyrillic, or
+# Latin for a foreign name), with a hyphen, an apostrophe or a space inside.
+PERSON_NAME = re.compile(r"[А-ЯЁа-яёA-Za-z]+(?:[-' ][А-ЯЁа-яёA-Za-z]+)*")
+PERSON_NAME_MAX = 60
+
+
+def clean_corrections(service: Service, corrections: dict | None) -> dict[str, str]:
+    """The corrections to keep (the service's correctable fields with a
+    non-empty value); a name that is not a name raises ``CorrectionError``."""
+    cleaned = {}
+    for key in service.correctable_fields:
+        value = ((corrections or {}).get(key) or "").strip()
+        if not value:
+            continue
+        if key.endswith("_name") and (
+            len(value) > PERSON_NAME_MAX or not PERSON_NAME.fullmatch(value)
+        ):
+            raise CorrectionError(
+                _(
+                    "«%(value)s» не похоже на имя: только буквы, дефис, апостроф "
+                    "или пробел, не длиннее %(max)d знаков."
+                )
+                % {"value": value[:40], "max": PERSON_NAME_MAX}
+            )
+        cleaned[key] = value[:200]
+    return cleaned
 
 
 # The lifecycle: which state may go to which. Everything else is refused.
@@ -443,6 +479,7 @@ def accept_offer(
         raise OfferError(f"offer {offer.pk} has expired")
     if offer.service.signature_required and signature is None:
         raise SignatureRequired(f"offer {offer.pk} must be signed")
+    corrections = clean_corrections(offer.service, corrections)
 
     offer.status = Offer.Status.CONFIRMED
     offer.decided_at = timezone.now()
@@ -450,10 +487,9 @@ def accept_offer(
 
     data = dict(offer.prefill)
     corrected = []
-    for key in offer.service.correctable_fields:
-        value = (corrections or {}).get(key)
-        if value is not None and value.strip() and value.strip() != data.get(key):
-            data[key] = value.strip()[:200]
+    for key, value in corrections.items():
+        if value != data.get(key):
+            data[key] = value
             corrected.append(key)
     data = signing.application_data(data, extra)
 

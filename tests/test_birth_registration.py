@@ -477,3 +477,25 @@ def test_an_act_number_a_civil_registry_record_carries_is_taken(
 
     assert "уже зарегистрирована" in page
     assert not BirthRegistration.objects.exists()
+
+
+def test_a_corrected_child_name_must_be_a_name(write_csv, parents):
+    mother, father = parents
+    import_births(
+        write_csv,
+        [birth("H-9", mother.snils, father_snils=father.snils, act_number="")],
+        name="H-9.csv",
+    )
+    offer = registration_offers(mother).get()
+
+    for bad in ("123<script>alert(1)</script>", "x" * 61, "Анна--Мария"):
+        with pytest.raises(services.CorrectionError):
+            services.accept_offer(mother, offer.pk, {"child_first_name": bad})
+        offer.refresh_from_db()
+        assert offer.status == Offer.Status.OFFERED
+
+    application = services.accept_offer(
+        mother, offer.pk, {"child_first_name": "Анна-Мария", "child_middle_name": " "}
+    )
+    assert application.data["child_first_name"] == "Анна-Мария"
+    assert application.data["child_middle_name"] == offer.prefill["child_middle_name"]
