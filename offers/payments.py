@@ -271,13 +271,18 @@ def confirm_receipt(citizen, event_id: int) -> PaymentReceipt:
 def submit_bank_details(citizen, event_id: int, bik: str, account: str) -> BankDetails:
     """New bank details for a payment the agency could not make. Checked by
     the account's control key (``offers.bank``); a ``ValidationError``
-    names the field that is wrong. Each submission is kept; the citizen is
-    told it was received."""
+    names the field that is wrong. Each new submission is kept (the same
+    details twice in a row are one); the citizen is told it was received."""
     event = _locked_payment(citizen, event_id)
     payment = as_payment(event)
     if not payment.can_correct:
         raise PaymentError(_("Для этой выплаты реквизиты не нужны."))
     bik, account = bank.clean_details(bik, account)
+    latest = event.bank_details.order_by("-submitted_at", "-id").first()
+    if latest is not None and (latest.bik, latest.account) == (bik, account):
+        # The same details again (a second click, a reload): nothing new to
+        # record or tell.
+        return latest
 
     details = BankDetails.objects.create(
         event=event,
