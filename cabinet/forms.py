@@ -104,11 +104,13 @@ class RegistrationForm(CabinetForm):
 
 
 class TokenForm(CabinetForm):
+    # Not inputmode="numeric": backup codes have letters, and a phone would
+    # offer digits only.
     token = forms.CharField(
         label=_("Код"),
         max_length=16,
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none"}
         ),
     )
 

@@ -340,11 +340,14 @@ def _match_second_factor(user, token: str, session_key: str | None = None):
         ]
     else:
         devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
+    # A throttle that held a device before this try means the code was not
+    # checked at all: say to wait. One that this wrong code started is not
+    # news: the code was wrong.
+    waits = [m for m in map(_throttle_message, devices) if m]
     for device in devices:
         device.session_key = session_key
         if device.verify_token(token):
             return device, None
-    waits = [m for m in map(_throttle_message, devices) if m]
     return None, (waits[0] if waits else None)
 
 

@@ -126,7 +126,10 @@ def test_a_code_right_after_a_wrong_one_is_told_to_wait(client, anna):
     )
     code = second_factor_code(anna.user)
 
-    client.post(reverse("cabinet:otp-verify"), {"token": "wrong-backup"})
+    wrong = client.post(reverse("cabinet:otp-verify"), {"token": "wrong-backup"})
+    # The first wrong code is told as wrong, not as a wait.
+    assert "Код не подошёл" in wrong.content.decode()
+    assert "Подождите" not in wrong.content.decode()
     page = client.post(reverse("cabinet:otp-verify"), {"token": code})
 
     assert page.status_code == 200
