@@ -251,21 +251,34 @@ def _clear_gateway_penalties():
 
 class _Mailbox:
     def __init__(self):
+        import threading
+
         self.messages = []
+        self.arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
         import email
 
         message = email.message_from_bytes(envelope.content)
-        self.messages.append(
-            {
-                "from": envelope.mail_from,
-                "to": list(envelope.rcpt_tos),
-                "message": message,
-                "peer": session.peer,  # tells the client's connections apart
-            }
-        )
+        with self.arrived:
+            self.messages.append(
+                {
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "message": message,
+                    "peer": session.peer,  # tells the client's connections apart
+                }
+            )
+            self.arrived.notify_all()
         return "250 OK"
+
+    def wait_for(self, count=1, timeout=30):
+        """The ``count``-th message, once it has arrived (a live server
+        sends from another thread)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        assert len(self.messages) >= count, "no email arrived"
+        return self.messages[count - 1]["message"]
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         if address.startswith("bounce"):

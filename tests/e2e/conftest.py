@@ -4,8 +4,6 @@ real SMTP server for the confirmation email."""
 import os
 import re
 import shutil
-import threading
-from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -48,46 +46,6 @@ def browser(live_server):
         )
         yield browser
         browser.close()
-
-
-class Mailbox:
-    """Messages received by the test's SMTP server."""
-
-    def __init__(self):
-        self.messages = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.arrived:
-            self.messages.append(message_from_bytes(envelope.content))
-            self.arrived.notify_all()
-        return "250 OK"
-
-    def wait_for(self, count=1, timeout=30):
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
-        assert len(self.messages) >= count, "no email arrived"
-        return self.messages[count - 1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    from aiosmtpd.controller import Controller
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    yield mailbox
-    controller.stop()
 
 
 class Steps:
