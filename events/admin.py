@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from cabinet.models import Citizen, ProfileChange
+from proactive_portal.admin_base import ReadOnlyAdmin
 
 from . import services
 from .models import (
@@ -324,18 +325,10 @@ class TriggerRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RuleVersion)
-class RuleVersionAdmin(admin.ModelAdmin):
+class RuleVersionAdmin(ReadOnlyAdmin):
     list_display = (
         "rule", "number", "is_active", "author", "approved_by", "approved_at",
     )
     list_filter = ("is_active", "event_type")
     readonly_fields = [field.name for field in RuleVersion._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

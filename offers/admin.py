@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from proactive_portal.admin_base import ReadOnlyAdmin
+
 from . import forms, funnel, pension, registration, services
 from .models import (
     Application,
@@ -392,17 +394,8 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(TakeUpFunnel)
-class TakeUpFunnelAdmin(admin.ModelAdmin):
+class TakeUpFunnelAdmin(ReadOnlyAdmin):
     """The take-up funnel: a page, not a list of rows."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("offers.view_offer")

@@ -7,21 +7,10 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from proactive_portal.admin_base import ReadOnlyAdmin
+
 from . import payments
 from .models import BankDetails, PaymentReceipt, PaymentStatement, PaymentType
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """What citizens sent is evidence: officials see it, nobody edits it."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _payment_name(event) -> str:
