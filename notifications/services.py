@@ -114,7 +114,8 @@ def notify_many(kind: str, pairs) -> int:
 
     ``pairs`` is a queryset of ``values(citizen_id, <key>)`` (two columns,
     in that order), so the rows are written straight from the SELECT; the
-    unique constraint skips the ones that exist."""
+    unique constraint skips the ones that exist. The rows take their ids in
+    the queryset's order, so a citizen's notices read in that order."""
     sql, params = pairs.query.sql_with_params()
     written = 0
     with connection.cursor() as cursor:
@@ -127,9 +128,12 @@ def notify_many(kind: str, pairs) -> int:
                     created_at)
                 SELECT p.citizen_id, %s, %s, p.object_key, %s,
                        '', '', 0, '', '', now()
-                FROM ({sql}) AS p(citizen_id, object_key)
+                FROM (
+                    SELECT q.*, row_number() OVER () FROM ({sql}) AS q
+                ) AS p(citizen_id, object_key, position)
                 JOIN cabinet_citizen c ON c.id = p.citizen_id
                 WHERE {condition}
+                ORDER BY p.position
                 ON CONFLICT (kind, object_key, channel) DO NOTHING
                 """,
                 [kind, channel, Status.PENDING, *params],

@@ -201,7 +201,7 @@ def notify_payments(batch_id, *, now: datetime.datetime | None = None) -> int:
             citizen__death_date__isnull=True,
             occurred_on__gte=oldest,
         )
-        .order_by()
+        .order_by("id")  # the registry's order
         .annotate(
             notice_key=Concat(
                 Value("payment:"),

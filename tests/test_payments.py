@@ -10,6 +10,7 @@ import pypdf
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -212,6 +213,31 @@ def test_each_status_reads_as_the_citizen_would_say_it(
         assert len(text) <= 70, text
     email = notices(vera, "email").first()
     assert email.subject == "Выплата «Единое пособие на детей»: назначена"
+
+
+def test_a_citizens_notices_keep_the_registrys_order_whatever_the_storage_order(
+    write_csv, run_import, vera, sms_gateway
+):
+    statuses = ["scheduled", "credited", "returned"]
+    rows = [payment(f"O{n}", vera.snils, status) for n, status in enumerate(statuses)]
+    with time_machine.travel(NOON, tick=False):
+        summary = run_import("payments", write_csv("order.csv", PAYMENTS_HEADER, rows))
+        # Rewriting a row puts its new version after the others on disk,
+        # as a linked or corrected record's does in a busy table, and a
+        # sequential scan (a big batch's plan) reads the table in that order.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE events_lifeevent SET data = data WHERE source = 'payments'"
+                " AND record_id = 'O0'"
+            )
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        evaluate_batch(summary["batch_id"])
+        notification_services.dispatch_pending()
+
+    texts = delivered_text(vera)
+    phrases = ["назначена", "зачислена", "возвращена"]
+    assert [phrase in text for phrase, text in zip(phrases, texts)] == [True] * 3, texts
 
 
 def test_notices_follow_the_citizens_channel_choices(
