@@ -163,7 +163,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "proactive_portal.cache.SharedClientRedisCache",
         # Celery's "redis+socket://" is redis-py's "unix://"; database 1
         # keeps the cache apart from the broker's queues.
         "LOCATION": (
