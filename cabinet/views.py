@@ -14,6 +14,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,7 +45,7 @@ from offers.models import (
 from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
-from . import services
+from . import identity, services
 from .display import display_rows, service_title
 from .forms import (
     ConsentForm,
@@ -60,50 +61,27 @@ from .forms import (
 from .middleware import REAUTH_AT
 from .models import Citizen, SMSDevice
 
-# The citizen with what every page header needs, in one hand-written
-# statement: the ORM spent more time composing this query than PostgreSQL
-# spends running it, on every page view.
-_CITIZEN_SQL = """
-SELECT {citizen}.*,
-  EXISTS (SELECT 1 FROM {consent} k
-           WHERE k.citizen_id = {citizen}.id AND k.purpose = %s
-             AND k.revoked_at IS NULL AND k.valid_until > %s) AS has_consent,
-  (SELECT count(*) FROM {notification} n
-    WHERE n.citizen_id = {citizen}.id AND n.channel = %s AND n.status = %s
-      AND n.read_at IS NULL) AS unread
-  {extra}
-FROM {citizen} WHERE {citizen}.user_id = %s
-"""
-
-
 def load_citizen(request, annotate: dict | None = None):
     """The logged-in citizen, with what the page header needs (unread
     count, consent) and a page's own ``annotate`` (name -> (sql, params),
-    the sql may name the ``cabinet_citizen`` row) in the same query; None
-    for accounts without one."""
+    the sql may name the ``cabinet_citizen`` row); None for accounts
+    without one. Usually the request's identity statement has loaded it
+    (``cabinet.identity``); otherwise one hand-written statement."""
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_cabinet_citizen"):
-        extra_sql, extra_params = "", []
-        for name, (sql, params) in (annotate or {}).items():
-            extra_sql += f", ({sql}) AS {name}"
-            extra_params.extend(params)
-        sql = _CITIZEN_SQL.format(
-            citizen=Citizen._meta.db_table,
-            consent=Consent._meta.db_table,
-            notification=Notification._meta.db_table,
-            extra=extra_sql,
-        )
-        params = [
-            Consent.Purpose.PROACTIVE.value,
-            timezone.now(),
-            Notification.Channel.CABINET.value,
-            Notification.Status.SENT.value,
-            *extra_params,
-            request.user.pk,
-        ]
-        found = list(Citizen.objects.raw(sql, params))
-        request._cabinet_citizen = found[0] if found else None
+        citizen = identity.loaded_citizen(request, annotate or {})
+        if citizen is identity.NOT_LOADED:
+            select, params, extra = identity.citizen_select(annotate)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {select} FROM cabinet_citizen"
+                    " WHERE cabinet_citizen.user_id = %s",
+                    [*params, request.user.pk],
+                )
+                row = cursor.fetchone()
+            citizen = identity.build_citizen(row, extra) if row else None
+        request._cabinet_citizen = citizen
     return request._cabinet_citizen
 
 
@@ -122,6 +100,8 @@ def citizen_required(view=None, *, annotate=None):
                 raise Http404("no citizen profile for this account")
             return view(request, citizen, *args, **kwargs)
 
+        # The identity statement reads it to load the page's annotations.
+        wrapper.citizen_annotate = annotate
         return wrapper
 
     return decorate(view) if view is not None else decorate

@@ -67,10 +67,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's, reading the device from the identity statement.
+    "cabinet.identity.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cabinet.middleware.SessionTimeoutMiddleware",
+    # Account, device and citizen in one statement, before anything whose
+    # process_view reads request.user.
+    "cabinet.identity.IdentityMiddleware",
     "cabinet.middleware.SecondFactorRequiredMiddleware",
     "cabinet.middleware.NoStoreForPersonalPagesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -80,7 +84,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the account from the identity statement.
+    "cabinet.identity.Backend",
 ]
 
 ROOT_URLCONF = "proactive_portal.urls"

@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_static.models import StaticDevice
 from django.utils import timezone
 
 from cabinet.models import ErrorReport
@@ -230,6 +232,61 @@ def test_the_dashboard_needs_at_most_six_queries(
     assert "Материнский" in response.content.decode()
 
 
+# Who is asking: one statement loads the account, the device and the
+# citizen (cabinet.identity); the checks stay the libraries'.
+
+
+def test_a_password_changed_elsewhere_ends_this_session(signed_in, anna):
+    anna.user.set_password("another-password-2026")
+    anna.user.save()
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("cabinet:login"))
+
+
+def test_a_deactivated_account_is_signed_out(signed_in, anna):
+    anna.user.is_active = False
+    anna.user.save()
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("cabinet:login"))
+
+
+def test_a_second_factor_removed_elsewhere_is_asked_for_again(signed_in, anna):
+    StaticDevice.objects.filter(user=anna.user).delete()
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cabinet:otp-setup")
+
+
+def test_a_session_naming_another_accounts_device_is_not_verified(
+    signed_in, anna
+):
+    other = CitizenFactory(with_account=True)
+    second_factor_code(other.user)  # gives the account a backup-code device
+    session = signed_in.session
+    session[DEVICE_ID_SESSION_KEY] = other.user.staticdevice_set.get().persistent_id
+    session.save()
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cabinet:otp-verify")
+
+
+def test_a_staff_account_in_the_cabinet_has_no_citizen_page(client):
+    official = UserFactory(is_staff=True)
+    login(client, official)
+
+    assert client.get(reverse("cabinet:dashboard")).status_code == 404
+
+
 def test_a_cached_dashboard_shows_a_new_offer_at_once(signed_in, anna, offer_for):
     """The body is cached per content: an offer made by the evaluation's raw
     SQL, after the page was rendered and cached, shows on the next view."""
@@ -244,14 +301,16 @@ def test_a_cached_dashboard_shows_a_new_offer_at_once(signed_in, anna, offer_for
 
 
 def test_a_cached_dashboard_follows_status_changes_and_language(
-    signed_in, anna, offer_for, django_assert_max_num_queries
+    signed_in, anna, offer_for, django_assert_num_queries
 ):
     from offers import services as offer_services
 
     offer = offer_for(anna)
     signed_in.get(reverse("cabinet:dashboard"))
-    with django_assert_max_num_queries(3):
-        signed_in.get(reverse("cabinet:dashboard"))  # the body from the cache
+    with django_assert_num_queries(1):
+        # The account, its device and the citizen with the fingerprint in
+        # one statement; the page from the cache.
+        signed_in.get(reverse("cabinet:dashboard"))
 
     application = offer_services.accept_offer(anna, offer.pk)
     page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
