@@ -27,6 +27,7 @@ from django.apps import apps
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import middleware as otp_middleware
@@ -119,6 +120,18 @@ def _device_model(persistent_id: str):
     return (model, device_id) if issubclass(model, Device) else None
 
 
+def _prepared_cursor():
+    """A cursor that binds parameters on the server, so psycopg prepares
+    the statement after its first run on a connection (settings.py's
+    ``prepare_threshold``): the same text with other values is planned
+    once per connection, not on every page view."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+    # Django's own wrapping: errors, and the query log in tests and DEBUG.
+    return connection._prepare_cursor(cursor)
+
+
 def load(request, annotate: dict | None = None) -> Identity | None:
     """The account of the request's session, its device and its citizen,
     in one statement; None when the session has no account of ours."""
@@ -150,7 +163,7 @@ def load(request, annotate: dict | None = None) -> Identity | None:
         f"{' '.join(joins)} WHERE u.id = %s"
     )
     # The select list's parameters come before the joins'.
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(sql, [*citizen_params, *params, user_id])
         row = cursor.fetchone()
     if row is None:

@@ -39,6 +39,13 @@ else:
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# psycopg prepares a statement on its second run on a connection. Only
+# cursors that bind parameters on the server prepare, and the portal opens
+# one kind only: cabinet.identity's statement of every signed-in page,
+# whose planning cost three times its execution. The ORM's cursors bind on
+# the client and never prepare. (A pooler in transaction mode needs
+# protocol-level prepared statements: PgBouncer 1.21 or newer.)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1
 
 INSTALLED_APPS = [
     "django.contrib.admin",
