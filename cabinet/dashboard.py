@@ -33,6 +33,8 @@ from django.utils.translation import get_language
 from events.models import LifeEvent
 from offers.models import Application, Offer
 
+from .identity import literal
+
 OFFERS_SHOWN = 20
 APPLICATIONS_SHOWN = 10
 UPCOMING_SHOWN = 10
@@ -50,31 +52,30 @@ md5(concat_ws('|',
   (SELECT string_agg(concat_ws(':', o.id, o.status, o.expires_at, s.title),
                      ',' ORDER BY o.id)
      FROM offers_offer o JOIN offers_service s ON s.id = o.service_id
-    WHERE o.citizen_id = cabinet_citizen.id AND o.status = ANY(%s)),
+    WHERE o.citizen_id = cabinet_citizen.id AND o.status = ANY({offer_open})),
   (SELECT string_agg(concat_ws(':', a.id, a.status, a.number, s.title),
                      ',' ORDER BY a.id)
      FROM offers_application a JOIN offers_service s ON s.id = a.service_id
-    WHERE a.citizen_id = cabinet_citizen.id AND a.status = ANY(%s)),
+    WHERE a.citizen_id = cabinet_citizen.id
+      AND a.status = ANY({application_open})),
   (SELECT string_agg(concat_ws(':', e.id, e.event_type, e.occurred_on,
                                md5(e.data::text)), ',' ORDER BY e.id)
      FROM events_lifeevent e
-    WHERE e.citizen_id = cabinet_citizen.id AND e.event_type = ANY(%s)
+    WHERE e.citizen_id = cabinet_citizen.id AND e.event_type = ANY({upcoming})
       AND e.occurred_on >= %s)
 ))
-"""
+""".format(
+    offer_open=literal([str(status) for status in Offer.OPEN]),
+    application_open=literal([str(status) for status in Application.OPEN_STATUSES]),
+    upcoming=literal([str(kind) for kind in UPCOMING_TYPES]),
+)
 
 
 def fingerprint_annotation(today: datetime.date | None = None) -> dict:
     """An annotation for the citizen query (cabinet.views.load_citizen):
     ``dashboard_fingerprint``."""
     today = today or timezone.localdate()
-    params = (
-        [str(status) for status in Offer.OPEN],
-        [str(status) for status in Application.OPEN_STATUSES],
-        [str(kind) for kind in UPCOMING_TYPES],
-        today,
-    )
-    return {"dashboard_fingerprint": (_FINGERPRINT_SQL, params)}
+    return {"dashboard_fingerprint": (_FINGERPRINT_SQL, [today])}
 
 
 def body_context(citizen) -> dict:

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import middleware as otp_middleware
 from django_otp.models import Device
+from psycopg import sql as pg_sql
 
 from consents.models import Consent
 from notifications.models import Notification
@@ -45,15 +46,26 @@ _loaded: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
     "cabinet_identity", default=None
 )
 
-# What every page header needs of the citizen, beside its columns.
+def literal(value) -> str:
+    """A constant of the code (a status, a list of statuses) as SQL text."""
+    return pg_sql.Literal(value).as_string()
+
+
+# What every page header needs of the citizen, beside its columns. The
+# constants are written into the text: a prepared statement's parameters
+# are what changes between views.
 _HEADER_SQL = """
   EXISTS (SELECT 1 FROM consents_consent k
-           WHERE k.citizen_id = cabinet_citizen.id AND k.purpose = %s
+           WHERE k.citizen_id = cabinet_citizen.id AND k.purpose = {purpose}
              AND k.revoked_at IS NULL AND k.valid_until > %s) AS has_consent,
   (SELECT count(*) FROM notifications_notification n
-    WHERE n.citizen_id = cabinet_citizen.id AND n.channel = %s AND n.status = %s
-      AND n.read_at IS NULL) AS unread
-"""
+    WHERE n.citizen_id = cabinet_citizen.id AND n.channel = {channel}
+      AND n.status = {status} AND n.read_at IS NULL) AS unread
+""".format(
+    purpose=literal(Consent.Purpose.PROACTIVE.value),
+    channel=literal(Notification.Channel.CABINET.value),
+    status=literal(Notification.Status.SENT.value),
+)
 
 
 @dataclass
@@ -79,12 +91,7 @@ def citizen_select(annotate: dict | None) -> tuple[str, list, list[str]]:
     the values after the columns."""
     names, columns = _columns(Citizen, "cabinet_citizen")
     sql = f"{columns}, {_HEADER_SQL}"
-    params = [
-        Consent.Purpose.PROACTIVE.value,
-        timezone.now(),
-        Notification.Channel.CABINET.value,
-        Notification.Status.SENT.value,
-    ]
+    params = [timezone.now()]
     extra = ["has_consent", "unread"]
     for name, (extra_sql, extra_params) in (annotate or {}).items():
         sql += f", ({extra_sql}) AS {name}"

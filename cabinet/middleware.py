@@ -6,7 +6,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.shortcuts import redirect
-from django.utils.cache import add_never_cache_headers
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 LOGIN_AT = "cabinet_login_at"
@@ -101,6 +101,8 @@ class NoStoreForPersonalPagesMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
-            add_never_cache_headers(response)
+            # What django.utils.cache.add_never_cache_headers writes, set
+            # at once rather than merged into headers the view never sets.
+            response["Expires"] = http_date(time.time() - 1)
             response["Cache-Control"] = "no-store, no-cache, must-revalidate, private"
         return response
