@@ -46,6 +46,7 @@ _loaded: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
     "cabinet_identity", default=None
 )
 
+
 def literal(value) -> str:
     """A constant of the code (a status, a list of statuses) as SQL text."""
     return pg_sql.Literal(value).as_string()
