@@ -8,7 +8,10 @@ people, loads the population with the command (not timed), then times
 - the real command: ``manage.py import_registry births FILE`` in a child
   process, whose peak memory (ru_maxrss of that child) is reported too;
 - a raw ``COPY ... FROM STDIN (FORMAT csv)`` of the same births file into a
-  bare table of text columns, on the same database in the same run.
+  bare table of text columns, on the same database in the same run;
+- a floor under any importer: a COPY of the rows the command stored for the
+  births (registry record and life event) into copies of their tables,
+  bare and with the tables' indexes, as a share of the raw COPY's rate.
 
 It runs against its own embedded PostgreSQL under ``.data/bench`` (or
 ``DATABASE_URL``/``REDIS_URL`` when set), emptied first. The last line of
@@ -195,6 +198,49 @@ def raw_copy(path: Path) -> float:
     return elapsed
 
 
+# The rows a birth leaves stored: its registry record and its life event.
+STORED = ("events_registryrecord", "events_lifeevent")
+
+
+def stored_rows_copy(tmp: Path) -> dict[str, float]:
+    """A floor under any importer: the seconds to COPY the births' finished
+    rows (record and event, as the command stored them) into copies of
+    their tables, bare and with the tables' indexes. No parsing, checking
+    or merging; only what storing them costs."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    seconds = {"bare": 0.0, "indexed": 0.0}
+    with connection.cursor() as cursor:
+        for table in STORED:
+            dump = tmp / f"{table}.copy"
+            with (
+                cursor.copy(
+                    f"COPY (SELECT * FROM {table} WHERE source = 'births') TO STDOUT"
+                ) as copy,
+                open(dump, "wb") as handle,
+            ):
+                for data in copy:
+                    handle.write(data)
+            for kind, like in (("bare", "INCLUDING DEFAULTS"), ("indexed", "INCLUDING ALL")):
+                cursor.execute(f"DROP TABLE IF EXISTS bench_stored_{kind}")
+                cursor.execute(f"CREATE TABLE bench_stored_{kind} (LIKE {table} {like})")
+                started = time.perf_counter()
+                with (
+                    cursor.copy(f"COPY bench_stored_{kind} FROM STDIN") as copy,
+                    open(dump, "rb") as handle,
+                ):
+                    while chunk := handle.read(1 << 20):
+                        copy.write(chunk)
+                seconds[kind] += time.perf_counter() - started
+                cursor.execute(f"DROP TABLE bench_stored_{kind}")
+            dump.unlink()
+    connection.close()
+    return seconds
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     subprocess.run(
@@ -223,6 +269,7 @@ def main() -> None:
         )
         if summary["stored"] != n:
             raise SystemExit(f"expected {n} stored, got {summary}")
+        floor = stored_rows_copy(Path(tmp))
 
     command_rate = n / seconds
     copy_rate = n / copy_seconds
@@ -231,6 +278,12 @@ def main() -> None:
         f"peak memory {peak_mib} MiB"
     )
     print(f"raw COPY of the same rows: {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
+    for kind in ("bare", "indexed"):
+        print(
+            f"floor: COPY of the stored record and event rows into {kind} copies "
+            f"of their tables: {floor[kind]:.1f} s = {n / floor[kind]:,.0f} births/s, "
+            f"{n / floor[kind] / copy_rate:.3f} of the raw COPY"
+        )
     print(
         json.dumps(
             {
@@ -241,6 +294,8 @@ def main() -> None:
                 "copy_rows_per_s": round(copy_rate),
                 "ratio": round(command_rate / copy_rate, 3),
                 "peak_memory_mib": peak_mib,
+                "floor_bare_ratio": round(n / floor["bare"] / copy_rate, 3),
+                "floor_indexed_ratio": round(n / floor["indexed"] / copy_rate, 3),
             }
         )
     )
