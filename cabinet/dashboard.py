@@ -3,7 +3,7 @@
 The body (new offers, applications in progress, upcoming payments and
 deadlines) is the costly part of the busiest page. It is cached under a
 fingerprint of exactly what it shows: an md5 the database computes, in the
-same query that loads the citizen, over the rows the body renders (ids,
+statement that loads the citizen, over the rows the body renders (ids,
 statuses, dates, service titles, amounts). A change made by any writer -
 the ORM, the importers' and the evaluation's raw SQL, the admin - changes
 the fingerprint in the very next request, so a new offer shows at once and
@@ -12,8 +12,9 @@ pay nothing for it: no trigger, no counter written per citizen.
 
 The whole page is kept too, under the same fingerprint plus everything
 else it prints (the header's unread count, consent, the language, the
-CSRF secret its forms carry), so a repeated view costs the session, the
-user, the device, one citizen query and two cache reads. A page with
+CSRF secret its forms carry), so a repeated view costs the session, one
+statement (account, device, citizen: cabinet.identity) and the page's
+cache read. A page with
 pending messages is rendered fresh: messages are shown once.
 """
 
