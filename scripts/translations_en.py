@@ -568,6 +568,12 @@ EN = {
     "Отец": "Father",
     "Основание замены паспорта": "Reason to replace the passport",
     "Постановление Правительства РФ № 828": "Government Regulation No. 828",
+    # The profile's history of changes: fields the profile table has no
+    # row for, by the model's names.
+    "пол": "sex",
+    "дата выдачи паспорта": "passport issue date",
+    "код региона": "region code",
+    "дата смерти": "date of death",
 }
 
 PLURALS = {
