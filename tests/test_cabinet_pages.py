@@ -476,6 +476,25 @@ def test_offer_and_application_pages_show_values_as_people_write_them(
     assert "616,617.00\u00a0₽" in page.content.decode()
 
 
+def test_the_application_history_names_corrected_fields_in_words(
+    signed_in, anna, offer_for
+):
+    """Regression: the submission line of the history listed the fields
+    the citizen corrected by their keys ("applicant_address")."""
+    offer = offer_for(anna)
+    signed_in.post(reverse("set_language"), {"language": "en"})
+
+    response = signed_in.post(
+        reverse("cabinet:offer-confirm", args=[offer.pk]),
+        {"correct_applicant_address": "г. Тверь, ул. Советская, д. 5"},
+    )
+
+    page = signed_in.get(response["Location"]).content.decode()
+    assert "applicant_address" not in page
+    # The note is kept as written, in the portal's language.
+    assert "исправлено гражданином: «Адрес регистрации»" in page
+
+
 def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):
     offer_for(anna)
     response = signed_in.get(reverse("cabinet:export"))
