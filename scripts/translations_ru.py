@@ -1,15 +1,18 @@
 """Russian for the English messages of django-otp (the staff login of the
-admin), which ships no Russian catalogue, and the count forms of the
-portal's model names: writes and compiles locale/ru/LC_MESSAGES/django.po
-and django.mo (both committed).
+admin), which ships no Russian catalogue, and the count forms the portal's
+own Russian lacks: writes and compiles locale/ru/LC_MESSAGES/django.po and
+django.mo (both committed).
 
     python scripts/translations_ru.py
 
 The portal's own messages are written in Russian and need no catalogue,
-but for counting: a model names itself in two forms (verbose_name,
-verbose_name_plural) and Russian counts with three, so admin's "20
-загрузки" needs "20 загрузок" from here (COUNTS). A new model that admin
-lists adds its forms; tests/test_translations.py checks they are all here.
+but for counting: Russian counts with three forms of a noun, and ngettext
+finds only two in the source (one, and the rest). A model names itself in
+two forms (verbose_name, verbose_name_plural), so admin's "20 загрузки"
+needs "20 загрузок" from here (COUNTS); a new model that admin lists adds
+its forms, and tests/test_translations.py checks they are all here. The
+same holds for an ngettext of the portal whose other form does not read
+right for every count (PLURALS).
 
 Do not run ``makemessages -l ru`` over this catalogue: it would mark these
 entries obsolete (they are not in our sources). Run this script again
@@ -71,6 +74,24 @@ PLURALS = {
                 "Проверка приостановлена после %(failure_count)d неверных "
                 "попыток: подождите немного и попробуйте снова."
             ),
+        ],
+    ),
+    # The portal's own counted messages (offers/explain.py): the Russian
+    # source gives a form for one and one for the rest.
+    "о том, что Вам исполнился %(age)d год": (
+        "о том, что Вам исполнилось %(age)d лет",
+        [
+            "о том, что Вам исполнился %(age)d год",
+            "о том, что Вам исполнилось %(age)d года",
+            "о том, что Вам исполнилось %(age)d лет",
+        ],
+    ),
+    "Мы напоминаем о сроке за %(days)d день до него.": (
+        "Мы напоминаем о сроке за %(days)d дней до него.",
+        [
+            "Мы напоминаем о сроке за %(days)d день до него.",
+            "Мы напоминаем о сроке за %(days)d дня до него.",
+            "Мы напоминаем о сроке за %(days)d дней до него.",
         ],
     ),
 }
