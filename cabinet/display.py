@@ -41,7 +41,7 @@ def display_value(key: str, value) -> str:
     text = "" if value is None else str(value)
     if not text:
         return ""
-    if key.endswith(("_date", "_on")) and _ISO_DATE.match(text):
+    if key.endswith(("_date", "_on", "_until")) and _ISO_DATE.match(text):
         try:
             day = datetime.date.fromisoformat(text)
         except ValueError:

@@ -5,7 +5,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consents.services import DEFAULT_VALIDITY_DAYS
-from events.values import snils_check_number
+from events.values import parse_snils
 from offers import pension
 
 
@@ -63,8 +63,19 @@ class RegistrationForm(CabinetForm):
 
     def clean_snils(self):
         digits = "".join(ch for ch in self.cleaned_data["snils"] if ch.isdigit())
-        if len(digits) != 11 or snils_check_number(digits[:9]) != int(digits[9:]):
+        if len(digits) != 11 or not digits.isascii():
             raise forms.ValidationError(_("Проверьте СНИЛС: в нём 11 цифр."))
+        # The importer's rule, so that a SNILS it stored is never refused
+        # here: the earliest numbers carry no check number.
+        try:
+            parse_snils(digits)
+        except ValueError:
+            raise forms.ValidationError(
+                _(
+                    "Проверьте СНИЛС: контрольное число (две последние цифры) "
+                    "не сходится с остальными цифрами."
+                )
+            ) from None
         return digits
 
     def clean_passport_series(self):

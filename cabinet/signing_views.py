@@ -14,6 +14,7 @@ from offers import signing as offer_signing
 from offers.prefill import rows_for
 
 from . import services, signing
+from .display import display_rows
 from .forms import CodeForm, PaymentForm
 from .views import _client_ip, _offer_context, citizen_required
 
@@ -78,7 +79,9 @@ def offer_sign(request, citizen, pk):
         {
             "citizen": citizen,
             "offer": offer,
-            "fields": rows_for(offer.prefill, offer.service.prefill_fields),
+            "fields": display_rows(
+                rows_for(offer.prefill, offer.service.prefill_fields)
+            ),
             "payment_rows": pension.payment_rows(form.payment),
             "payment_form": form,
             "code_form": code_form,

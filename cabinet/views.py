@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import FileResponse, Http404, HttpResponse
@@ -20,7 +21,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
@@ -46,7 +49,7 @@ from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
 from . import identity, services
-from .display import display_rows, service_title
+from .display import display_rows, display_value, service_title
 from .forms import (
     ConsentForm,
     DocumentForm,
@@ -772,27 +775,40 @@ def settings_2fa_reset(request, citizen):
 
 # Profile, activity, export -------------------------------------------------
 
+# Lazy, as they are built once: a page reads them in its own language.
 PROFILE_FIELDS = [
-    ("last_name", _("Фамилия")),
-    ("first_name", _("Имя")),
-    ("middle_name", _("Отчество")),
-    ("birth_date", _("Дата рождения")),
-    ("snils", _("СНИЛС")),
-    ("inn", _("ИНН")),
-    ("passport_series", _("Серия паспорта")),
-    ("passport_number", _("Номер паспорта")),
-    ("address", _("Адрес регистрации")),
-    ("phone", _("Телефон")),
-    ("email", _("Электронная почта")),
+    ("last_name", gettext_lazy("Фамилия")),
+    ("first_name", gettext_lazy("Имя")),
+    ("middle_name", gettext_lazy("Отчество")),
+    ("birth_date", gettext_lazy("Дата рождения")),
+    ("snils", gettext_lazy("СНИЛС")),
+    ("inn", gettext_lazy("ИНН")),
+    ("passport_series", gettext_lazy("Серия паспорта")),
+    ("passport_number", gettext_lazy("Номер паспорта")),
+    ("address", gettext_lazy("Адрес регистрации")),
+    ("phone", gettext_lazy("Телефон")),
+    ("email", gettext_lazy("Электронная почта")),
 ]
 SOURCE_NAMES = {
-    "population": _("Реестр населения"),
-    "births": _("ЕГР ЗАГС / роддом"),
-    "disability": _("Реестр инвалидов"),
-    "deaths": _("ЕГР ЗАГС: смерти"),
-    "payments": _("Реестр выплат"),
-    "tax": _("Налоговая служба"),
+    "population": gettext_lazy("Реестр населения"),
+    "births": gettext_lazy("ЕГР ЗАГС / роддом"),
+    "disability": gettext_lazy("Реестр инвалидов"),
+    "deaths": gettext_lazy("ЕГР ЗАГС: смерти"),
+    "payments": gettext_lazy("Реестр выплат"),
+    "tax": gettext_lazy("Налоговая служба"),
 }
+
+
+def profile_field_label(key: str) -> str:
+    """A profile field as the profile page names it: its row's label, or
+    the model's name of a field the page has no row for (sex, region)."""
+    for field, label in PROFILE_FIELDS:
+        if field == key:
+            return label
+    try:
+        return capfirst(Citizen._meta.get_field(key).verbose_name)
+    except FieldDoesNotExist:
+        return key
 
 
 @citizen_required
@@ -836,10 +852,25 @@ def profile(request, citizen):
         {
             "citizen": citizen,
             "rows": rows,
-            "changes": changes,
+            "changes": [
+                {
+                    "changed_at": change.changed_at,
+                    "label": profile_field_label(change.field),
+                    "old_value": display_value(change.field, change.old_value),
+                    "new_value": display_value(change.field, change.new_value),
+                    "source": SOURCE_NAMES.get(change.source, change.source),
+                }
+                for change in changes
+            ],
             "form": form,
-            "reports": citizen.error_reports.all(),
-            "source_names": SOURCE_NAMES,
+            "reports": [
+                {
+                    "created_at": report.created_at,
+                    "label": profile_field_label(report.field),
+                    "status": report.get_status_display(),
+                }
+                for report in citizen.error_reports.all()
+            ],
         },
     )
 

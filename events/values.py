@@ -177,7 +177,9 @@ def parse_positive_int(text: str) -> int:
 def parse_digits(text: str, length: int, what: str) -> str:
     value = re.sub(r"\s", "", text)
     if len(value) != length or not value.isdigit():
-        raise ValueError(f"{what}: нужно {length} цифр: {text!r}")
+        # "из N цифр" agrees with the lengths the columns have (2, 4, 6);
+        # "нужно N цифр" did not ("нужно 4 цифр").
+        raise ValueError(f"{what} состоит из {length} цифр: {text!r}")
     return value
 
 

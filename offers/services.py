@@ -28,7 +28,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import JSONObject
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from consents.models import active_consent_exists
@@ -503,7 +503,11 @@ def accept_offer(
     )
     note = "Заявление подано по проактивному предложению"
     if corrected:
-        note += "; исправлено гражданином: " + ", ".join(corrected)
+        # Kept as written, in the portal's language like the rest of the
+        # note, whatever language the citizen's page was in.
+        with translation.override(settings.LANGUAGE_CODE):
+            names = ", ".join(f"«{PREFILL_FIELDS[key].label}»" for key in corrected)
+        note += "; исправлено гражданином: " + names
     if signature is not None:
         signed = signing.record(application, signature)
         note += f"; подписано простой электронной подписью, SHA-256 {signed.sha256}"

@@ -112,6 +112,8 @@ TEMPLATES = [
                 "cabinet.context_processors.portal",
                 "notifications.context_processors.gateway",
             ],
+            # admin/pagination.html counts rows with it.
+            "libraries": {"portal_admin": "proactive_portal.admin_tags"},
         },
     },
 ]

@@ -36,6 +36,7 @@ EN = {
     "Не короче 8 символов, не только цифры, не похожий на Ваши данные.": "At least 8 characters, not only digits, not similar to your details.",
     "Пароль ещё раз": "Password again",
     "Проверьте СНИЛС: в нём 11 цифр.": "Check the SNILS: it has 11 digits.",
+    "Проверьте СНИЛС: контрольное число (две последние цифры) не сходится с остальными цифрами.": "Check the SNILS: the check number (the last two digits) does not match the other digits.",
     "Серия паспорта — 4 цифры.": "The passport series is 4 digits.",
     "Номер паспорта — 6 цифр.": "The passport number is 6 digits.",
     "Пароли не совпадают.": "The passwords do not match.",
@@ -567,6 +568,12 @@ EN = {
     "Отец": "Father",
     "Основание замены паспорта": "Reason to replace the passport",
     "Постановление Правительства РФ № 828": "Government Regulation No. 828",
+    # The profile's history of changes: fields the profile table has no
+    # row for, by the model's names.
+    "пол": "sex",
+    "дата выдачи паспорта": "passport issue date",
+    "код региона": "region code",
+    "дата смерти": "date of death",
 }
 
 PLURALS = {

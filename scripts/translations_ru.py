@@ -1,13 +1,22 @@
 """Russian for the English messages of django-otp (the staff login of the
-admin), which ships no Russian catalogue: writes and compiles
-locale/ru/LC_MESSAGES/django.po and django.mo (both committed).
+admin), which ships no Russian catalogue, and the count forms the portal's
+own Russian lacks: writes and compiles locale/ru/LC_MESSAGES/django.po and
+django.mo (both committed).
 
     python scripts/translations_ru.py
 
-The portal's own messages are written in Russian and need no catalogue;
-this one holds only other packages' English. Do not run ``makemessages -l
-ru`` over it: it would mark these entries obsolete (they are not in our
-sources). Run this script again instead.
+The portal's own messages are written in Russian and need no catalogue,
+but for counting: Russian counts with three forms of a noun, and ngettext
+finds only two in the source (one, and the rest). A model names itself in
+two forms (verbose_name, verbose_name_plural), so admin's "20 загрузки"
+needs "20 загрузок" from here (COUNTS); a new model that admin lists adds
+its forms, and tests/test_translations.py checks they are all here. The
+same holds for an ngettext of the portal whose other form does not read
+right for every count (PLURALS).
+
+Do not run ``makemessages -l ru`` over this catalogue: it would mark these
+entries obsolete (they are not in our sources). Run this script again
+instead.
 """
 
 from pathlib import Path
@@ -67,6 +76,99 @@ PLURALS = {
             ),
         ],
     ),
+    # The portal's own counted messages (offers/explain.py): the Russian
+    # source gives a form for one and one for the rest.
+    "о том, что Вам исполнился %(age)d год": (
+        "о том, что Вам исполнилось %(age)d лет",
+        [
+            "о том, что Вам исполнился %(age)d год",
+            "о том, что Вам исполнилось %(age)d года",
+            "о том, что Вам исполнилось %(age)d лет",
+        ],
+    ),
+    "Мы напоминаем о сроке за %(days)d день до него.": (
+        "Мы напоминаем о сроке за %(days)d дней до него.",
+        [
+            "Мы напоминаем о сроке за %(days)d день до него.",
+            "Мы напоминаем о сроке за %(days)d дня до него.",
+            "Мы напоминаем о сроке за %(days)d дней до него.",
+        ],
+    ),
+}
+
+# The models' (verbose_name, verbose_name_plural), as ngettext looks them
+# up, and the forms for one, for a few (2-4, 22-24...) and for many.
+COUNTS = {
+    ("гражданин", "граждане"): ("гражданин", "гражданина", "граждан"),
+    ("сообщение об ошибке в профиле", "сообщения об ошибках в профиле"): (
+        "сообщение об ошибке в профиле",
+        "сообщения об ошибках в профиле",
+        "сообщений об ошибках в профиле",
+    ),
+    ("согласие", "согласия"): ("согласие", "согласия", "согласий"),
+    ("загрузка", "загрузки"): ("загрузка", "загрузки", "загрузок"),
+    ("отклонённая запись", "отклонённые записи"): (
+        "отклонённая запись",
+        "отклонённые записи",
+        "отклонённых записей",
+    ),
+    ("несопоставленная запись о смерти", "несопоставленные записи о смерти"): (
+        "несопоставленная запись о смерти",
+        "несопоставленные записи о смерти",
+        "несопоставленных записей о смерти",
+    ),
+    ("запись реестра", "записи реестров"): (
+        "запись реестра",
+        "записи реестров",
+        "записей реестров",
+    ),
+    ("жизненная ситуация", "жизненные ситуации"): (
+        "жизненная ситуация",
+        "жизненные ситуации",
+        "жизненных ситуаций",
+    ),
+    ("правило", "правила"): ("правило", "правила", "правил"),
+    ("версия правила", "версии правил"): (
+        "версия правила",
+        "версии правил",
+        "версий правил",
+    ),
+    ("услуга", "услуги"): ("услуга", "услуги", "услуг"),
+    ("предложение", "предложения"): ("предложение", "предложения", "предложений"),
+    ("заявление", "заявления"): ("заявление", "заявления", "заявлений"),
+    ("отказ от услуги", "отказы от услуг"): (
+        "отказ от услуги",
+        "отказа от услуг",
+        "отказов от услуг",
+    ),
+    ("документ", "документы"): ("документ", "документа", "документов"),
+    ("вид выплаты", "виды выплат"): ("вид выплаты", "вида выплат", "видов выплат"),
+    ("подтверждение получения выплаты", "подтверждения получения выплат"): (
+        "подтверждение получения выплаты",
+        "подтверждения получения выплат",
+        "подтверждений получения выплат",
+    ),
+    ("справка о выплатах", "справки о выплатах"): (
+        "справка о выплатах",
+        "справки о выплатах",
+        "справок о выплатах",
+    ),
+    ("уведомление", "уведомления"): ("уведомление", "уведомления", "уведомлений"),
+    ("сбой доставки", "сбои доставки"): (
+        "сбой доставки",
+        "сбоя доставки",
+        "сбоев доставки",
+    ),
+    ("шаблон уведомления", "шаблоны уведомлений"): (
+        "шаблон уведомления",
+        "шаблона уведомлений",
+        "шаблонов уведомлений",
+    ),
+    ("подписка на push", "подписки на push"): (
+        "подписка на push",
+        "подписки на push",
+        "подписок на push",
+    ),
 }
 
 
@@ -83,7 +185,8 @@ def main() -> None:
     }
     for msgid, msgstr in RU.items():
         po.append(polib.POEntry(msgid=msgid, msgstr=msgstr))
-    for msgid, (plural, forms) in PLURALS.items():
+    counts = {one: (many, forms) for (one, many), forms in COUNTS.items()}
+    for msgid, (plural, forms) in {**PLURALS, **counts}.items():
         po.append(
             polib.POEntry(
                 msgid=msgid,

@@ -94,6 +94,42 @@ def test_a_mismatch_gives_the_same_answer_as_an_unknown_person(client, change):
     assert not mail.outbox and Citizen.objects.get(pk=citizen.pk).user is None
 
 
+def test_a_snils_with_a_wrong_check_number_is_told_so(client):
+    """Regression: a SNILS of 11 digits with a wrong check number was
+    answered "it has 11 digits", which the person had typed."""
+    citizen = CitizenFactory()
+    check = int(citizen.snils[9:])
+    wrong = f"{citizen.snils[:9]}{(check + 1) % 100:02d}"
+
+    response = register(client, citizen, snils=wrong)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "контрольное число" in page and "в нём 11 цифр" not in page
+    assert Citizen.objects.get(pk=citizen.pk).user is None
+
+    client.post(reverse("set_language"), {"language": "en"})
+    page = register(client, citizen, snils=wrong).content.decode()
+    assert "check number" in page and "it has 11 digits" not in page
+
+
+def test_a_snils_of_ten_digits_is_told_to_have_eleven(client):
+    citizen = CitizenFactory()
+    response = register(client, citizen, snils=citizen.snils[:10])
+    assert "Проверьте СНИЛС: в нём 11 цифр." in response.content.decode()
+
+
+def test_an_early_snils_carries_no_check_number_and_registers(client):
+    """SNILS up to 001-001-998 were issued before check numbers: the
+    registry stores them with any last two digits, and so does the form."""
+    citizen = CitizenFactory(snils="00100100017")
+
+    response = register(client, citizen)
+
+    assert response.status_code == 302
+    assert Citizen.objects.get(pk=citizen.pk).user is not None
+
+
 def test_registering_twice_gives_the_same_answer(client):
     citizen = CitizenFactory(with_account=True)
     response = register(client, citizen)

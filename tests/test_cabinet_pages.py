@@ -21,7 +21,7 @@ from notifications.models import Notification
 from offers import services as offer_services
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
 from tests.factories import CitizenFactory, UserFactory, second_factor_code
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, POPULATION_HEADER, login, person
 
 pytestmark = pytest.mark.django_db
 
@@ -398,6 +398,47 @@ def test_the_profile_shows_sources_and_takes_an_error_report(signed_in, anna):
     assert report.field == "address"
 
 
+def section(page: str, title_id: str) -> str:
+    start = page.index(f'id="{title_id}"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_the_profile_history_names_fields_and_sources_in_words(
+    signed_in, anna, write_csv, run_import
+):
+    """Regression: the history of changes showed the stored field names
+    ("passport_number"), source codes ("population") and values ("F",
+    ISO dates), and the list of error reports the field names too."""
+    row = person("P1", anna.snils, sex="М", passport_number="654321")
+    run_import("population", write_csv("p.csv", POPULATION_HEADER, [row]))
+    signed_in.post(
+        reverse("cabinet:profile"),
+        {"field": "passport_number", "comment": "Паспорт заменён"},
+    )
+
+    page = signed_in.get(reverse("cabinet:profile")).content.decode()
+
+    history = section(page, "changes-title")
+    for words in ("Номер паспорта", "Код региона", "Пол", "Дата рождения"):
+        assert f"<td>{words}</td>" in history
+    assert "17.05.1990" in history and "15.03.1992" in history
+    assert "<td>женский</td><td>мужской</td>" in history
+    assert "Реестр населения" in history
+    for code in ("passport_number", "region_code", ">sex<", "population"):
+        assert code not in history
+    assert "1990-05-17" not in history
+    reports = section(page, "report-title")
+    assert "— Номер паспорта:" in reports and "passport_number:" not in reports
+
+    signed_in.post(reverse("set_language"), {"language": "en"})
+    page = signed_in.get(reverse("cabinet:profile")).content.decode()
+    history = section(page, "changes-title")
+    for words in ("Passport number", "Region code", "Sex", "Date of birth"):
+        assert f"<td>{words}</td>" in history
+    assert "Population registry" in history and "<td>male</td>" in history
+    assert "— Passport number:" in section(page, "report-title")
+
+
 def test_the_activity_log_lists_automatic_actions(signed_in, anna, offer_for):
     offer_for(anna)
     page = signed_in.get(reverse("cabinet:activity")).content.decode()
@@ -492,6 +533,25 @@ def test_offer_and_application_pages_show_values_as_people_write_them(
     signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = signed_in.get(reverse("cabinet:application-detail", args=[application.pk]))
     assert "616,617.00\u00a0₽" in page.content.decode()
+
+
+def test_the_application_history_names_corrected_fields_in_words(
+    signed_in, anna, offer_for
+):
+    """Regression: the submission line of the history listed the fields
+    the citizen corrected by their keys ("applicant_address")."""
+    offer = offer_for(anna)
+    signed_in.post(reverse("set_language"), {"language": "en"})
+
+    response = signed_in.post(
+        reverse("cabinet:offer-confirm", args=[offer.pk]),
+        {"correct_applicant_address": "г. Тверь, ул. Советская, д. 5"},
+    )
+
+    page = signed_in.get(response["Location"]).content.decode()
+    assert "applicant_address" not in page
+    # The note is kept as written, in the portal's language.
+    assert "исправлено гражданином: «Адрес регистрации»" in page
 
 
 def test_the_export_holds_all_the_citizens_data(signed_in, anna, offer_for):

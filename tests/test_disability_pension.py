@@ -204,6 +204,24 @@ def test_the_citizen_signs_with_the_sms_code_after_a_wrong_one(
     assert Application.objects.count() == 1
 
 
+def test_the_signing_page_shows_dates_and_snils_as_people_write_them(
+    client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
+):
+    """Regression: the summary before the code showed ISO dates
+    (2026-10-15) and the SNILS as eleven bare digits."""
+    from events.values import format_snils
+
+    offer = pension_offer(write_csv, run_import, ivan)
+    login(client, ivan)
+
+    page = ask_code(client, offer, django_capture_on_commit_callbacks)
+
+    text = page.content.decode()
+    assert "15.10.2026" in text and "01.11.2027" in text
+    assert "2026-10-15" not in text and "2027-11-01" not in text
+    assert format_snils(ivan.snils) in text and ivan.snils not in text
+
+
 def test_a_code_asked_for_one_account_does_not_sign_another(
     client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
 ):

@@ -102,6 +102,29 @@ def test_rejected_rows_name_their_line_column_and_reason(write_csv, run_import):
     assert "P2" in report and "P3" in report and "P4" in report
 
 
+def test_a_number_of_the_wrong_length_is_rejected_saying_how_many_digits(
+    write_csv, run_import
+):
+    """Regression: the reason read "серия паспорта: нужно 4 цифр", a
+    count in the wrong form of the noun."""
+    rows = [
+        person("P1", passport_series="451"),
+        person("P2", passport_number="65432"),
+        person("P3", region_code="7"),
+    ]
+    path = write_csv("population.csv", POPULATION_HEADER, rows)
+
+    summary = run_import("population", path)
+
+    rejected = {
+        row.column: row.reason
+        for row in RejectedRow.objects.filter(batch_id=summary["batch_id"])
+    }
+    assert rejected["passport_series"] == "серия паспорта состоит из 4 цифр: '451'"
+    assert rejected["passport_number"] == "номер паспорта состоит из 6 цифр: '65432'"
+    assert rejected["region_code"] == "код региона состоит из 2 цифр: '7'"
+
+
 def test_a_missing_required_column_refuses_the_whole_file(write_csv):
     header = [name for name in POPULATION_HEADER if name != "snils"]
     row = person("P1")

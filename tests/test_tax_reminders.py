@@ -9,6 +9,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from events.models import RuleVersion
 from events.services import evaluate_batch, run_daily_triggers, run_offer_lifecycle
 from notifications import services as notification_services
 from notifications.models import DeliveryProfile, Notification
@@ -130,6 +131,25 @@ def test_the_citizen_sees_the_tax_amount_and_due_date(import_tax, vera):
     listing = payments.content.decode()
     assert "Налог на имущество физических лиц" in listing
     assert "1\u00a0234,00" in listing and "20.12.2026" in listing
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(14, "за 14 дней"), (3, "за 3 дня"), (21, "за 21 день"), (1, "за 1 день")],
+)
+def test_the_offer_says_how_many_days_ahead_in_the_form_of_the_count(
+    import_tax, vera, days, words
+):
+    """Regression: "Мы напоминаем о сроке за 3 дней до него": the Russian
+    text had two forms of the noun, one for 1 and one for the rest."""
+    with at(2026, 12, 6, 9):
+        import_tax()
+        offer = tax_offer()
+        RuleVersion.objects.filter(pk=offer.rule_version_id).update(days_before=days)
+        client = login(Client(), vera)
+        page = client.get(reverse("cabinet:offer-detail", args=[offer.pk]))
+
+    assert f"Мы напоминаем о сроке {words} до него." in page.content.decode()
 
 
 def test_a_notice_corrected_to_nothing_to_pay_stops_the_reminder(import_tax, vera):
