@@ -567,6 +567,10 @@ EN = {
     "Отец": "Father",
     "Основание замены паспорта": "Reason to replace the passport",
     "Постановление Правительства РФ № 828": "Government Regulation No. 828",
+    "Такой документ по этой услуге не выдаётся. Её результат: %(allowed)s.": "This service does not issue such a document. Its result: %(allowed)s.",
+    "Заявление № %(number)s: %(reason)s": "Application No. %(number)s: %(reason)s",
+    "результат этой услуги выдаётся на странице заявления": "this service's result is issued on the application's page",
+    "сейчас это невозможно, заявление «%(status)s»": "not possible now, the application is “%(status)s”",
 }
 
 PLURALS = {
