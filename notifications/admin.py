@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext_lazy as _
 
+from proactive_portal.admin_base import ReadOnlyAdmin
+
 from . import services
 from .models import (
     DeliveryProfile,
@@ -182,6 +184,9 @@ class DeliveryProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(ReadOnlyAdmin):
+    """A citizen's browser subscribes itself; an endpoint added here by
+    hand would receive the citizen's notices."""
+
     list_display = ("id", "citizen", "created_at")
     raw_id_fields = ("citizen",)
