@@ -25,7 +25,11 @@ PROBLEM_STATUSES = [
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
+    """The outbox is the record of what the portal told whom: rows are
+    written with the change they report (notifications.services), never
+    by hand; failures are sent again from «Сбои доставки»."""
+
     list_display = (
         "id",
         "kind",
