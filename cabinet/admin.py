@@ -1,10 +1,17 @@
 from django.contrib import admin
 
+from proactive_portal.admin_base import ReadOnlyAdmin
+
 from .models import Citizen, ErrorReport
 
 
 @admin.register(Citizen)
-class CitizenAdmin(admin.ModelAdmin):
+class CitizenAdmin(ReadOnlyAdmin):
+    """Officials read the digital profile; nobody edits it here. Personal
+    data comes from the registries (with its history, ProfileChange), the
+    phone and email from the citizen, who proves them; an edit by hand
+    would keep their proof and show as the registry's."""
+
     list_display = ("full_name", "snils_display", "birth_date", "region_code", "proactive_mode", "death_date")
     list_filter = ("proactive_mode", "sex", "region_code")
     search_fields = ("=snils", "last_name", "first_name", "middle_name")

@@ -738,6 +738,12 @@ def _merge_population(cursor, batch) -> tuple[int, int]:
             region_code = EXCLUDED.region_code,
             phone = EXCLUDED.phone,
             phone_is_mobile = EXCLUDED.phone_is_mobile,
+            -- The citizen proved the old number, not this one: SMS replies
+            -- from it must not act on their offers until they prove it.
+            phone_verified_at = CASE
+                WHEN EXCLUDED.phone = cabinet_citizen.phone
+                THEN cabinet_citizen.phone_verified_at
+            END,
             email = EXCLUDED.email,
             death_date = COALESCE(EXCLUDED.death_date, cabinet_citizen.death_date),
             source_record_id = EXCLUDED.source_record_id,

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext_lazy as _
 
+from proactive_portal.admin_base import ReadOnlyAdmin
+
 from . import services
 from .models import (
     DeliveryProfile,
@@ -23,7 +25,11 @@ PROBLEM_STATUSES = [
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
+    """The outbox is the record of what the portal told whom: rows are
+    written with the change they report (notifications.services), never
+    by hand; failures are sent again from «Сбои доставки»."""
+
     list_display = (
         "id",
         "kind",
@@ -182,6 +188,9 @@ class DeliveryProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(ReadOnlyAdmin):
+    """A citizen's browser subscribes itself; an endpoint added here by
+    hand would receive the citizen's notices."""
+
     list_display = ("id", "citizen", "created_at")
     raw_id_fields = ("citizen",)

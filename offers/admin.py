@@ -329,6 +329,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         if action == "approve" and pension.applies(application.service):
             form_class = forms.PensionApproveForm
             extra = {"application": application}
+        if form_class is forms.CompleteForm:
+            extra = {"application": application}
         form = form_class(request.POST, **extra) if posted else form_class(**extra)
         if posted and form.is_valid():
             try:
@@ -368,29 +370,65 @@ class ApplicationAdmin(admin.ModelAdmin):
             request, "admin/offers/application/action.html", context
         )
 
-    def _bulk(self, request, queryset, run, label):
-        done, refused = 0, 0
-        for pk in queryset.values_list("pk", flat=True):
-            try:
-                run(pk, actor=request.user)
-            except services.ApplicationError:
-                refused += 1
-            else:
-                done += 1
+    def _bulk(self, request, queryset, key, run, label):
+        """Run ``run`` on each selected application; each one it could not
+        act on is named with the reason."""
+        action = ACTIONS[key]
+        done, refusals = 0, []
+        for application in queryset.select_related("service"):
+            reason = _refusal(action, application)
+            if reason is None:
+                try:
+                    run(application.pk, actor=request.user)
+                except services.ApplicationError as error:
+                    application.refresh_from_db(fields=["status"])
+                    # Another official acted first, or the verb said why
+                    # (a pension's payments cannot start on that day).
+                    reason = _refusal(action, application) or str(error)
+                else:
+                    done += 1
+                    continue
+            refusals.append(
+                _("Заявление № %(number)s: %(reason)s")
+                % {"number": application.number, "reason": reason}
+            )
         self.message_user(
             request,
             _("%(label)s: выполнено %(done)d, невозможно %(refused)d.")
-            % {"label": label, "done": done, "refused": refused},
-            messages.SUCCESS if not refused else messages.WARNING,
+            % {"label": label, "done": done, "refused": len(refusals)},
+            messages.SUCCESS if not refusals else messages.WARNING,
         )
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
 
     @admin.action(description=_("Одобрить выбранные заявления"))
     def approve_selected(self, request, queryset):
-        self._bulk(request, queryset, services.approve_application, _("Одобрение"))
+        self._bulk(
+            request, queryset, "approve", services.approve_application, _("Одобрение")
+        )
 
     @admin.action(description=_("Исполнить выбранные и выдать результаты"))
     def complete_selected(self, request, queryset):
-        self._bulk(request, queryset, services.complete_application, _("Исполнение"))
+        # Each application gets its service's own result document
+        # (services.result_kinds), as the single action's default.
+        self._bulk(
+            request,
+            queryset,
+            "complete",
+            services.complete_application,
+            _("Исполнение"),
+        )
+
+
+def _refusal(action: OfficialAction, application: Application) -> str | None:
+    """Why ``action`` cannot be done to the application now; None if it can."""
+    if not action.applies(application.service.code):
+        return _("результат этой услуги выдаётся на странице заявления")
+    if not action.allowed(application.status):
+        return _("сейчас это невозможно, заявление «%(status)s»") % {
+            "status": application.get_status_display()
+        }
+    return None
 
 
 @admin.register(TakeUpFunnel)

@@ -71,14 +71,26 @@ class RequestDocumentForm(forms.Form):
 
 
 class CompleteForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Документ-результат"),
-        choices=[("", _("по умолчанию для услуги")), *ResultDocument.Kind.choices],
-        required=False,
-    )
+    """Completing offers only the result documents of the application's
+    service (offers.services.result_kinds); another kind posted is refused
+    with the reason."""
+
+    kind = forms.ChoiceField(label=_("Документ-результат"), required=False)
     note = forms.CharField(
         label=_("Комментарий"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+    def __init__(self, *args, application, **kwargs):
+        from . import services
+
+        super().__init__(*args, **kwargs)
+        code = application.service.code
+        kinds = services.result_kinds(code)
+        labels = dict(ResultDocument.Kind.choices)
+        field = self.fields["kind"]
+        field.choices = [(kind, labels[kind]) for kind in kinds]
+        field.initial = kinds[0]
+        field.error_messages["invalid_choice"] = services.kind_not_for_service(code)
 
 
 class RegisterBirthForm(forms.Form):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import (
@@ -624,12 +625,30 @@ APPLICATION_TRANSITIONS: dict[str, set[str]] = {
     Status.COMPLETED: set(),
 }
 
-# What the agency issues when a service's application is completed.
+# What the agency issues when a service's application is completed; a
+# service not named here ends with a decision on the application.
 RESULT_KINDS = {
     "maternity-capital": ResultDocument.Kind.CERTIFICATE,
     "birth-registration": ResultDocument.Kind.BIRTH_CERTIFICATE,
     "disability-pension": ResultDocument.Kind.PENSION_DECISION,
 }
+
+
+def result_kinds(service_code: str) -> list[str]:
+    """The kinds of result document an application of the service may be
+    completed with. Only the service's own: a document of another kind
+    would be a genuine, verifiable PDF of something the agency never
+    decided (a birth certificate from the МВД for a passport)."""
+    return [RESULT_KINDS.get(service_code, ResultDocument.Kind.DECISION)]
+
+
+def kind_not_for_service(service_code: str) -> str:
+    """Why a result document of another kind is refused for the service."""
+    labels = dict(ResultDocument.Kind.choices)
+    allowed = ", ".join(f"«{labels[kind]}»" for kind in result_kinds(service_code))
+    return _(
+        "Такой документ по этой услуге не выдаётся. Её результат: %(allowed)s."
+    ) % {"allowed": allowed}
 
 
 # Services completed by a verb of their own, never by the generic
@@ -782,7 +801,9 @@ def complete_application(
     application_id: int, *, actor=None, kind: str = "", note: str = ""
 ) -> ResultDocument:
     """The agency delivers the result: the application is completed and its
-    result document issued as a verifiable PDF."""
+    result document issued as a verifiable PDF. ``kind`` defaults to the
+    service's result; a kind that does not fit the service is refused with
+    a ``ValidationError`` and changes nothing."""
     service_code = (
         Application.objects.filter(pk=application_id)
         .values_list("service__code", flat=True)
@@ -793,12 +814,16 @@ def complete_application(
             f"application {application_id}: {service_code} is completed by "
             f"{OWN_COMPLETION[service_code]}"
         )
+    kinds = result_kinds(service_code)
+    kind = kind or kinds[0]
+    if kind not in kinds:
+        refusal = ValidationError(
+            kind_not_for_service(service_code), code="kind_not_for_service"
+        )
+        raise ValidationError({"kind": refusal})
     application, change = _transition(
         application_id, Status.COMPLETED, actor=actor, note=note
     )
-    code = application.service.code
-    default_kind = RESULT_KINDS.get(code, ResultDocument.Kind.DECISION)
-    kind = kind or default_kind
     document = _issue_document(application, kind)
     _notify_change(application, change)
     return document

@@ -574,6 +574,10 @@ EN = {
     "дата выдачи паспорта": "passport issue date",
     "код региона": "region code",
     "дата смерти": "date of death",
+    "Такой документ по этой услуге не выдаётся. Её результат: %(allowed)s.": "This service does not issue such a document. Its result: %(allowed)s.",
+    "Заявление № %(number)s: %(reason)s": "Application No. %(number)s: %(reason)s",
+    "результат этой услуги выдаётся на странице заявления": "this service's result is issued on the application's page",
+    "сейчас это невозможно, заявление «%(status)s»": "not possible now, the application is “%(status)s”",
 }
 
 PLURALS = {

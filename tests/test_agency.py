@@ -329,6 +329,34 @@ def test_bulk_approval_reports_what_it_could_not_do(admin_client, write_csv, ann
     assert first.status == Application.Status.APPROVED
 
 
+def test_bulk_completion_names_each_application_it_could_not_complete_and_why(
+    admin_client, write_csv, anna
+):
+    """Regression: «Исполнить выбранные» said «выполнено 0, невозможно 1»
+    and not which application or why."""
+    approved = submitted_application(write_csv, anna, "B1")
+    services.approve_application(approved.pk)
+    waiting = submitted_application(
+        write_csv, CitizenFactory(with_account=True, consenting=True), "B2"
+    )
+
+    response = admin_client.post(
+        reverse("admin:offers_application_changelist"),
+        {"action": "complete_selected", "_selected_action": [approved.pk, waiting.pk]},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Исполнение: выполнено 1, невозможно 1.",
+        f"Заявление № {waiting.number}: сейчас это невозможно, заявление «подано»",
+    ]
+    approved.refresh_from_db()
+    waiting.refresh_from_db()
+    assert approved.status == Application.Status.COMPLETED
+    assert approved.result_documents.get().kind == "certificate"
+    assert waiting.status == Application.Status.SUBMITTED
+
+
 def test_a_citizen_account_cannot_act_in_admin(client, write_csv, anna):
     application = submitted_application(write_csv, anna)
     login(client, anna)

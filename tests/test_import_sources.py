@@ -590,6 +590,31 @@ def test_population_changes_are_kept_as_profile_history(write_csv, run_import):
     assert citizen.phone == "+74822334455" and not citizen.phone_is_mobile
 
 
+def test_a_new_phone_from_the_registry_is_not_taken_as_verified(
+    write_csv, run_import
+):
+    """Regression: the population registry changed a citizen's phone and
+    the portal kept phone_verified_at, so SMS replies from the new number
+    acted on the citizen's offers."""
+    from django.utils import timezone
+
+    kept, changed = next_snils(), next_snils()
+    rows = [person("P1", kept), person("P2", changed)]
+    run_import("population", write_csv("a.csv", POPULATION_HEADER, rows))
+    proved = timezone.now()
+    Citizen.objects.update(phone_verified_at=proved)
+
+    rows = [
+        person("P1", kept, address="г. Тверь, д. 7"),
+        person("P2", changed, phone="+7 916 000-11-22"),
+    ]
+    run_import("population", write_csv("b.csv", POPULATION_HEADER, rows))
+
+    assert Citizen.objects.get(snils=kept).phone_verified_at == proved
+    citizen = Citizen.objects.get(snils=changed)
+    assert citizen.phone == "+79160001122" and citizen.phone_verified_at is None
+
+
 def test_dry_run_reports_and_stores_nothing(write_csv, run_import):
     path = write_csv(
         "p.csv",

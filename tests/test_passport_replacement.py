@@ -8,6 +8,8 @@ import io
 import pypdf
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -104,3 +106,85 @@ def test_ages_other_than_20_and_45_offer_no_passport():
             CitizenFactory(consenting=True, birth_date=datetime.date(2027 - age, 3, 6))
         run_daily_triggers()
     assert not passport_offers().exists()
+
+
+@pytest.fixture
+def approved_passport():
+    """A 20-year-old's passport replacement, approved and waiting for its
+    result, and an official signed in to the admin (time frozen on the
+    birthday)."""
+    from offers import services
+
+    with at(2027, 3, 6, 9):
+        official = get_user_model().objects.create_superuser(
+            "official", "official@example.org", PASSWORD
+        )
+        citizen = CitizenFactory(
+            with_account=True,
+            consenting=True,
+            birth_date=datetime.date(2007, 3, 6),
+            passport_series="4507",
+            passport_number="112233",
+        )
+        run_daily_triggers()
+        application = services.accept_offer(citizen, passport_offers().get().pk)
+        services.approve_application(application.pk, actor=official)
+        yield application, official_login(Client(), official)
+
+
+def test_completing_a_passport_offers_only_its_own_result(approved_passport):
+    application, admin_client = approved_passport
+    url = reverse("admin:offers_application_act", args=[application.pk, "complete"])
+
+    page = admin_client.get(url).content.decode()
+
+    assert "решение по заявлению" in page
+    for other in (
+        "свидетельство о рождении",
+        "сертификат на материнский капитал",
+        "решение о назначении пенсии",
+        "справка о выплатах",
+    ):
+        assert other not in page
+
+
+def test_a_birth_certificate_posted_for_a_passport_is_refused(approved_passport):
+    """Regression: an official completed a passport replacement with the
+    kind «свидетельство о рождении»: the citizen got a birth certificate
+    from the МВД that /verify/ called genuine, and no decision."""
+    from offers import services
+
+    application, admin_client = approved_passport
+    url = reverse("admin:offers_application_act", args=[application.pk, "complete"])
+
+    response = admin_client.post(url, {"kind": "birth_certificate", "note": ""})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Такой документ по этой услуге не выдаётся" in page
+    assert "Её результат: «решение по заявлению»" in page
+    application.refresh_from_db()
+    assert application.status == Application.Status.APPROVED
+    assert not application.result_documents.exists()
+
+    # The service refuses it too, whoever calls it.
+    with pytest.raises(ValidationError) as refused:
+        services.complete_application(application.pk, kind="birth_certificate")
+    assert "Такой документ по этой услуге не выдаётся" in str(refused.value)
+    assert not application.result_documents.exists()
+
+    admin_client.post(url, {"kind": "decision", "note": ""})
+    assert application.result_documents.get().kind == "decision"
+
+
+def test_bulk_completion_issues_the_service_s_own_result(approved_passport):
+    application, admin_client = approved_passport
+
+    admin_client.post(
+        reverse("admin:offers_application_changelist"),
+        {"action": "complete_selected", "_selected_action": [application.pk]},
+    )
+
+    application.refresh_from_db()
+    assert application.status == Application.Status.COMPLETED
+    assert application.result_documents.get().kind == "decision"

@@ -1,4 +1,5 @@
-"""Demo only: accounts for the demo's cast, an official, and consents.
+"""Demo only: accounts for the demo's cast, an official (staff in the
+officials' group, cabinet.officials), and consents.
 
     python manage.py create_demo_accounts samples/demo_accounts.json
 
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from cabinet.models import Citizen
+from cabinet.officials import officials_group
 from consents.models import Consent
 from consents.services import give_consent
 
@@ -63,10 +65,15 @@ class Command(BaseCommand):
                 citizen.phone_verified_at = timezone.now()
             citizen.save(update_fields=["user", "phone_verified_at"])
 
+        # An official, not an administrator: staff in the officials' group,
+        # with the permissions of the work and no more (an earlier demo's
+        # superuser is made one too).
         official, _ = User.objects.get_or_create(username=ADMIN_LOGIN)
-        official.is_staff = official.is_superuser = True
+        official.is_staff = True
+        official.is_superuser = False
         official.set_password(password)
         official.save()
+        official.groups.set([officials_group()])
 
         without_consent = Citizen.objects.exclude(
             consents__purpose=Consent.Purpose.PROACTIVE
