@@ -32,7 +32,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consents import services as consent_services
 from consents.models import Consent
-from events.models import LifeEvent
+from events.models import REGISTRY_NAMES, LifeEvent
 from notifications import services as notification_services
 from notifications.models import Notification
 from offers import services as offer_services
@@ -789,14 +789,7 @@ PROFILE_FIELDS = [
     ("phone", gettext_lazy("Телефон")),
     ("email", gettext_lazy("Электронная почта")),
 ]
-SOURCE_NAMES = {
-    "population": gettext_lazy("Реестр населения"),
-    "births": gettext_lazy("ЕГР ЗАГС / роддом"),
-    "disability": gettext_lazy("Реестр инвалидов"),
-    "deaths": gettext_lazy("ЕГР ЗАГС: смерти"),
-    "payments": gettext_lazy("Реестр выплат"),
-    "tax": gettext_lazy("Налоговая служба"),
-}
+SOURCE_NAMES = REGISTRY_NAMES
 
 
 def profile_field_label(key: str) -> str:

@@ -19,6 +19,17 @@ class Source(models.TextChoices):
     TAX = "tax", _("налоговые уведомления")
 
 
+# The registries as the cabinet names them to the citizen.
+REGISTRY_NAMES = {
+    Source.POPULATION: _("Реестр населения"),
+    Source.BIRTHS: _("ЕГР ЗАГС / роддом"),
+    Source.DISABILITY: _("Реестр инвалидов"),
+    Source.DEATHS: _("ЕГР ЗАГС: смерти"),
+    Source.PAYMENTS: _("Реестр выплат"),
+    Source.TAX: _("Налоговая служба"),
+}
+
+
 class ImportBatch(models.Model):
     """One run of ``import_registry`` over one registry dump."""
 

@@ -8,17 +8,12 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from events.models import REGISTRY_NAMES
+
 from .models import Offer
 
 
 def _event_phrase(event) -> str:
-    if event.event_type == "age_milestone":
-        age = int(event.data.get("age", 0))
-        return ngettext(
-            "о том, что Вам исполнился %(age)d год",
-            "о том, что Вам исполнилось %(age)d лет",
-            age,
-        ) % {"age": age}
     return {
         "birth": _("о рождении ребёнка"),
         "disability": _("об установлении инвалидности"),
@@ -28,18 +23,32 @@ def _event_phrase(event) -> str:
     }.get(event.event_type, _("о событии"))
 
 
+def _record_sentence(event) -> str:
+    """Which registry told what, and its record's number. An age milestone
+    is the portal's own reading of the birth date in the population
+    registry: it has no record number of a registry's to show."""
+    day = date_format(event.occurred_on, "d.m.Y")
+    registry = REGISTRY_NAMES.get(event.source, event.get_source_display())
+    if event.event_type == "age_milestone":
+        age = int(event.data.get("age", 0))
+        return ngettext(
+            "Источник — %(registry)s: %(day)s Вам исполнился %(age)d год.",
+            "Источник — %(registry)s: %(day)s Вам исполнилось %(age)d лет.",
+            age,
+        ) % {"registry": registry, "day": day, "age": age}
+    return _(
+        "Источник — %(registry)s: сведения %(what)s, запись № %(record)s от %(day)s."
+    ) % {
+        "registry": registry,
+        "what": _event_phrase(event),
+        "record": event.record_id,
+        "day": day,
+    }
+
+
 def why(offer: Offer) -> str:
     """A few sentences for the cabinet's "why am I seeing this"."""
-    event = offer.event
-    parts = [
-        _("Реестр «%(source)s» сообщил %(what)s: запись № %(record)s от %(day)s.")
-        % {
-            "source": event.get_source_display(),
-            "what": _event_phrase(event),
-            "record": event.record_id,
-            "day": date_format(event.occurred_on, "d.m.Y"),
-        }
-    ]
+    parts = [_record_sentence(offer.event)]
 
     version = offer.rule_version
     if version is None:

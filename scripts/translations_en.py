@@ -578,6 +578,16 @@ EN = {
     "Заявление № %(number)s: %(reason)s": "Application No. %(number)s: %(reason)s",
     "результат этой услуги выдаётся на странице заявления": "this service's result is issued on the application's page",
     "сейчас это невозможно, заявление «%(status)s»": "not possible now, the application is “%(status)s”",
+    # Why the citizen sees an offer (offers/explain.py).
+    "Источник — %(registry)s: сведения %(what)s, запись № %(record)s от %(day)s.": "Source: %(registry)s, which reported %(what)s: record No. %(record)s of %(day)s.",
+    "о рождении ребёнка": "the birth of a child",
+    "об установлении инвалидности": "a disability established",
+    "о смерти": "a death",
+    "о социальной выплате": "a social payment",
+    "о налоговом уведомлении": "a tax notice",
+    "о событии": "an event",
+    "По правилу «%(rule)s» (версия %(number)s, утверждена %(day)s) это даёт Вам право на услугу.": "Under the rule “%(rule)s” (version %(number)s, approved %(day)s) this entitles you to the service.",
+    "Прошлое предложение осталось без ответа или Вы от него отказались; правило разрешает предложить услугу ещё раз.": "The previous offer went unanswered or you declined it; the rule allows offering the service again.",
 }
 
 PLURALS = {
@@ -585,9 +595,9 @@ PLURALS = {
         "%(counter)s device connected.",
         "%(counter)s devices connected.",
     ),
-    "о том, что Вам исполнился %(age)d год": (
-        "that you turned %(age)d",
-        "that you turned %(age)d",
+    "Источник — %(registry)s: %(day)s Вам исполнился %(age)d год.": (
+        "Source: %(registry)s. You turned %(age)d on %(day)s.",
+        "Source: %(registry)s. You turned %(age)d on %(day)s.",
     ),
     "Мы напоминаем о сроке за %(days)d день до него.": (
         "We remind you %(days)d day before the deadline.",

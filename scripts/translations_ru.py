@@ -78,12 +78,12 @@ PLURALS = {
     ),
     # The portal's own counted messages (offers/explain.py): the Russian
     # source gives a form for one and one for the rest.
-    "о том, что Вам исполнился %(age)d год": (
-        "о том, что Вам исполнилось %(age)d лет",
+    "Источник — %(registry)s: %(day)s Вам исполнился %(age)d год.": (
+        "Источник — %(registry)s: %(day)s Вам исполнилось %(age)d лет.",
         [
-            "о том, что Вам исполнился %(age)d год",
-            "о том, что Вам исполнилось %(age)d года",
-            "о том, что Вам исполнилось %(age)d лет",
+            "Источник — %(registry)s: %(day)s Вам исполнился %(age)d год.",
+            "Источник — %(registry)s: %(day)s Вам исполнилось %(age)d года.",
+            "Источник — %(registry)s: %(day)s Вам исполнилось %(age)d лет.",
         ],
     ),
     "Мы напоминаем о сроке за %(days)d день до него.": (

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import translation
 
 from events.services import evaluate_batch, run_offer_lifecycle
 from notifications.models import Notification
@@ -221,7 +222,13 @@ def test_the_cabinet_explains_which_record_and_rule_version_made_the_offer(
     text = why(offer)
     assert offer.event.record_id in text
     assert "Тестовое правило" in text and "версия 1" in text
-    assert "о рождении ребёнка" in text
+    assert text.startswith("Источник — ЕГР ЗАГС / роддом: сведения о рождении ребёнка")
+    with translation.override("en"):
+        english = why(offer)
+    assert english.startswith(
+        "Source: Civil registry / maternity hospital, which reported the birth"
+    )
+    assert "Under the rule “Тестовое правило” (version 1" in english
 
     login(client, offer.citizen)
     page = client.get(reverse("cabinet:offer-detail", args=[offer.pk])).content.decode()

@@ -188,3 +188,23 @@ def test_bulk_completion_issues_the_service_s_own_result(approved_passport):
     application.refresh_from_db()
     assert application.status == Application.Status.COMPLETED
     assert application.result_documents.get().kind == "decision"
+
+
+def test_why_names_the_registry_and_no_record_number_of_the_portal_s_own():
+    from django.utils import translation
+
+    from offers.explain import why
+
+    with at(2027, 3, 6, 9):
+        CitizenFactory(consenting=True, birth_date=datetime.date(2007, 3, 6))
+        run_daily_triggers()
+        offer = passport_offers().get()
+
+        text = why(offer)
+        with translation.override("en"):
+            english = why(offer)
+
+    assert text.startswith("Источник — Реестр населения: 06.03.2027 Вам исполнилось 20 лет.")
+    assert "age:" not in text and "запись №" not in text
+    assert english.startswith("Source: Population registry. You turned 20 on 06.03.2027.")
+    assert "Под" not in english  # the rule's sentence is English too
