@@ -298,7 +298,14 @@ def check_code(
             row.save(update_fields=["attempts"])
     if not matches:
         logger.info("phone code wrong code=%s attempts=%d", row.pk, row.attempts)
-        raise invalid
+        left = PHONE_CODE_MAX_TRIES - row.attempts
+        if left <= 0:
+            raise CabinetError(_("Код неверен, попытки исчерпаны. Запросите новый код."))
+        # The code still works: say so, rather than send for a new one.
+        raise CabinetError(
+            _("Код неверен. Проверьте его и введите снова (осталось попыток: %(left)d).")
+            % {"left": left}
+        )
     return row
 
 

@@ -62,6 +62,8 @@ EN = {
     "Слишком много кодов на этот номер. Попробуйте позже.": "Too many codes for this number. Please try later.",
     "Код подтверждения телефона: %(code)s. Никому его не сообщайте.": "Phone confirmation code: %(code)s. Do not share it with anyone.",
     "Код неверен или устарел. Запросите новый код.": "The code is wrong or has expired. Request a new code.",
+    "Код неверен, попытки исчерпаны. Запросите новый код.": "The code is wrong and no tries are left. Request a new code.",
+    "Код неверен. Проверьте его и введите снова (осталось попыток: %(left)d).": "The code is wrong. Check it and type it again (tries left: %(left)d).",
     "Вы отозвали согласие на проактивные услуги": "You revoked your consent to proactive services",
     "К этому предложению уже нельзя приложить документ.": "Documents can no longer be attached to this offer.",
     "Файл больше %(mb)d МБ.": "The file is larger than %(mb)d MB.",

@@ -176,7 +176,10 @@ def test_the_citizen_signs_with_the_sms_code_after_a_wrong_one(
 
     response = sign(client, offer, wrong)
     assert response.status_code == 400
-    assert "Код неверен или устарел" in response.content.decode()
+    # The code sent still works: the person is told to type it again.
+    assert "Код неверен. Проверьте его и введите снова (осталось попыток: 4)" in (
+        response.content.decode()
+    )
     assert not Application.objects.exists()
 
     response = sign(client, offer, code)
@@ -244,9 +247,12 @@ def test_five_wrong_codes_kill_the_code(
     ask_code(client, offer, django_capture_on_commit_callbacks)
     code = last_code(sms_gateway)
     for _ in range(5):
-        sign(client, offer, "000000" if code != "000000" else "111111")
+        response = sign(client, offer, "000000" if code != "000000" else "111111")
+    assert "попытки исчерпаны. Запросите новый код" in response.content.decode()
 
-    assert sign(client, offer, code).status_code == 400
+    response = sign(client, offer, code)
+    assert response.status_code == 400
+    assert "Запросите новый код" in response.content.decode()
     assert not Application.objects.exists()
 
 

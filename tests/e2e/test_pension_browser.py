@@ -69,7 +69,7 @@ def test_a_citizen_signs_the_pension_application_with_the_sms_code(
         "000000" if code != "000000" else "111111"
     )
     page.get_by_role("button", name="Подписать и подать заявление").click()
-    assert "Код неверен или устарел" in page.content()
+    assert "Код неверен. Проверьте его и введите снова" in page.content()
     steps.shot("wrong-code")
 
     page.get_by_label("Код подтверждения").fill(code)
