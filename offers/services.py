@@ -23,11 +23,13 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
+    Window,
 )
-from django.db.models.functions import JSONObject
+from django.db.models.functions import JSONObject, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -127,7 +129,8 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
     the conditions hold, the person is known, alive, in proactive mode, holds
     an active consent and has not opted out of the service; for a time
     trigger, the date it counts down to is within ``days_before`` days of
-    the citizen's own local date."""
+    the citizen's own local date; for a service granted once, the citizen
+    does not hold its right already, and only their earliest event counts."""
     from events.rules import compile_conditions
 
     now = now or timezone.now()
@@ -149,6 +152,9 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
         from .registration import same_birth_offered
 
         selected = selected.exclude(same_birth_offered(version.service_id))
+    if version.service.granted_once:
+        selected = selected.exclude(right_in_use(version.service_id))
+        selected = once_per_citizen(selected)
     return selected
 
 
@@ -169,6 +175,42 @@ def within_time_window(version, events: QuerySet, now) -> QuerySet:
             F("_local_today") + version.days_before, output_field=DateField()
         ),
     )
+
+
+def right_in_use(service_id: int) -> Q:
+    """True for rows whose citizen holds the right to the service already:
+    an open offer of it, or an application for it in progress or completed.
+    A refused application and a declined, expired or withdrawn offer leave
+    the right unused."""
+    offered = Offer.objects.filter(
+        citizen_id=OuterRef("citizen_id"),
+        service_id=service_id,
+        status__in=Offer.OPEN,
+    )
+    applied = Application.objects.filter(
+        citizen_id=OuterRef("citizen_id"), service_id=service_id
+    ).exclude(status=Application.Status.REJECTED)
+    return Q(Exists(offered)) | Q(Exists(applied))
+
+
+def once_per_citizen(events: QuerySet) -> QuerySet:
+    """One event of ``events`` per citizen, the earliest: a dump with
+    several children of one mother offers a right granted once only once.
+    A window in a subquery of the same statement, so the INSERT stays one
+    statement. (Filtered on directly, the window would make Django wrap
+    the INSERT's SELECT, and the wrapper drops columns of equal value.)"""
+    first = (
+        events.alias(
+            _nth_of_citizen=Window(
+                RowNumber(),
+                partition_by=F("citizen_id"),
+                order_by=[F("occurred_on").asc(), F("pk").asc()],
+            )
+        )
+        .filter(_nth_of_citizen=1)
+        .values("pk")
+    )
+    return events.filter(pk__in=first)
 
 
 def opted_out(service_id: int) -> Exists:

@@ -24,6 +24,8 @@ EN = {
     "Пенсия по инвалидности": "Disability pension",
     "%(name)s, Вам положена услуга «%(title)s». Подать заявление: ответьте ДА %(code)s": "%(name)s, you are entitled to the service “%(title)s”. To apply, reply ДА %(code)s",
     "краткое название (для SMS)": "short name (for SMS)",
+    "предоставляется гражданину один раз": "granted once per citizen",
+    "Новое предложение не делается, если у гражданина уже есть открытое предложение этой услуги или заявление на неё (кроме заявления, по которому отказано).": "No new offer is made while the citizen has an open offer of this service or an application for it (other than a refused one).",
     "Личный кабинет": "Personal account",
     "СНИЛС": "SNILS (insurance number)",
     "11 цифр, можно с дефисами и пробелом: 123-456-789 01": "11 digits, dashes and a space allowed: 123-456-789 01",
