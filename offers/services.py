@@ -63,8 +63,13 @@ class SignatureRequired(OfferError):
 
 
 class CorrectionError(OfferError):
-    """A value the citizen corrected is not one the application can carry;
-    the message says which and why."""
+    """Values the citizen corrected that the application cannot carry.
+    ``errors`` maps each such field's key to a message that names the
+    field and says why."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__(" ".join(errors.values()))
 
 
 # A person's name as the civil registry writes it: letters (Cyrillic, or
@@ -73,25 +78,41 @@ PERSON_NAME = re.compile(r"[А-ЯЁа-яёA-Za-z]+(?:[-' ][А-ЯЁа-яёA-Za-z]
 PERSON_NAME_MAX = 60
 
 
-def clean_corrections(service: Service, corrections: dict | None) -> dict[str, str]:
-    """The corrections to keep (the service's correctable fields with a
-    non-empty value); a name that is not a name raises ``CorrectionError``."""
-    cleaned = {}
+def clean_corrections(
+    service: Service, prefill: dict, corrections: dict | None
+) -> dict[str, str]:
+    """The corrections to keep: the service's correctable fields the citizen
+    sent. A field not sent keeps the registry's value. A field sent empty
+    where the registry has a value, or a name that is not a name, raises
+    ``CorrectionError`` with a message for each such field."""
+    cleaned, errors = {}, {}
     for key in service.correctable_fields:
-        value = ((corrections or {}).get(key) or "").strip()
+        if key not in (corrections or {}):
+            continue
+        value = (corrections[key] or "").strip()
+        field = PREFILL_FIELDS.get(key)
+        label = field.label if field else key
+        registry = str(prefill.get(key) or "")
         if not value:
+            # Confirming with the field cleared would file the registry's
+            # value unasked; say what it is, so it is easy to put back.
+            if registry:
+                errors[key] = _(
+                    "%(label)s: поле не может быть пустым. Впишите значение "
+                    "или верните указанное в реестре: «%(registry)s»."
+                ) % {"label": label, "registry": registry}
             continue
         if key.endswith("_name") and (
             len(value) > PERSON_NAME_MAX or not PERSON_NAME.fullmatch(value)
         ):
-            raise CorrectionError(
-                _(
-                    "«%(value)s» не похоже на имя: только буквы, дефис, апостроф "
-                    "или пробел, не длиннее %(max)d знаков."
-                )
-                % {"value": value[:40], "max": PERSON_NAME_MAX}
-            )
+            errors[key] = _(
+                "%(label)s: «%(value)s» не похоже на имя. Можно только буквы, "
+                "дефис, апостроф или пробел, не длиннее %(max)d знаков."
+            ) % {"label": label, "value": value[:40], "max": PERSON_NAME_MAX}
+            continue
         cleaned[key] = value[:200]
+    if errors:
+        raise CorrectionError(errors)
     return cleaned
 
 
@@ -509,7 +530,9 @@ def accept_offer(
     """The citizen confirms an offer: it becomes a submitted application.
 
     ``corrections`` may change the values of the service's correctable
-    fields; any other key is ignored, so registry data stays as reported.
+    fields; any other key is ignored, so registry data stays as reported,
+    and a correctable field left out keeps the registry's value
+    (``clean_corrections``).
     ``extra`` adds the citizen's own answers (how to receive the money).
     A service that needs a signature is accepted only with ``signature``;
     its signed content is then recorded with the application.
@@ -521,7 +544,7 @@ def accept_offer(
         raise OfferError(f"offer {offer.pk} has expired")
     if offer.service.signature_required and signature is None:
         raise SignatureRequired(f"offer {offer.pk} must be signed")
-    corrections = clean_corrections(offer.service, corrections)
+    corrections = clean_corrections(offer.service, offer.prefill, corrections)
 
     offer.status = Offer.Status.CONFIRMED
     offer.decided_at = timezone.now()

@@ -15,7 +15,9 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
-    "«%(value)s» не похоже на имя: только буквы, дефис, апостроф или пробел, не длиннее %(max)d знаков.": "“%(value)s” does not look like a name: letters only, with a hyphen, an apostrophe or a space, at most %(max)d characters.",
+    "%(label)s: «%(value)s» не похоже на имя. Можно только буквы, дефис, апостроф или пробел, не длиннее %(max)d знаков.": "%(label)s: “%(value)s” does not look like a name. Use letters only, with a hyphen, an apostrophe or a space, at most %(max)d characters.",
+    "%(label)s: поле не может быть пустым. Впишите значение или верните указанное в реестре: «%(registry)s».": "%(label)s: this field cannot be empty. Enter a value, or put back the one in the registry: “%(registry)s”.",
+    "Ошибка": "Error",
     "Выплаты не могут начаться позже дня подачи заявления, %(date)s.": "Payments cannot start later than the day of the application, %(date)s.",
     "По умолчанию — день установления инвалидности, но не раньше чем за 12 месяцев до заявления и не позже дня заявления.": "By default the day disability was established, but not earlier than 12 months before the application and not later than the day of the application.",
     "Замена паспорта гражданина РФ при достижении 20 и 45 лет": "Replacing the Russian passport at 20 and 45",
