@@ -417,15 +417,27 @@ def dashboard(request, citizen):
     )
 
 
-def _offer_context(citizen, offer, document_form=None):
+def _offer_context(citizen, offer, document_form=None, corrections=None, errors=None):
+    """The offer page's context; after a refused confirmation, ``corrections``
+    are the values the citizen typed (shown again as typed) and ``errors``
+    the message of each refused field, shown at that field."""
     correctable = set(offer.service.correctable_fields)
     fields = display_rows(rows_for(offer.prefill, offer.service.prefill_fields))
+    corrections, errors = corrections or {}, errors or {}
     for row in fields:
         row["correctable"] = row["key"] in correctable
+        if row["correctable"] and row["key"] in corrections:
+            row["value"] = corrections[row["key"]]
+        row["error"] = errors.get(row["key"], "")
+    # Without JavaScript too, the page opens at the first field to put right.
+    first = next((row for row in fields if row["error"]), None)
+    if first is not None:
+        first["autofocus"] = True
     return {
         "citizen": citizen,
         "offer": offer,
         "fields": fields,
+        "errors": errors,
         "application": Application.objects.filter(offer=offer).first(),
         "documents": offer.documents.all(),
         "document_form": document_form or DocumentForm(),
@@ -452,16 +464,24 @@ def offer_detail(request, citizen, pk):
 @require_POST
 @citizen_required
 def offer_confirm(request, citizen, pk):
-    offer = get_object_or_404(citizen.offers.select_related("service"), pk=pk)
+    offer = get_object_or_404(
+        citizen.offers.select_related("service", "rule", "event"), pk=pk
+    )
+    # Only the inputs the form sent: a field it does not carry corrects
+    # nothing, an input sent empty is refused (offers.services).
     corrections = {
-        key: request.POST.get(f"correct_{key}", "")
+        key: request.POST[f"correct_{key}"]
         for key in offer.service.correctable_fields
+        if f"correct_{key}" in request.POST
     }
     try:
         application = offer_services.accept_offer(citizen, pk, corrections)
     except offer_services.CorrectionError as error:
-        messages.error(request, str(error))
-        return redirect("cabinet:offer-detail", pk=pk)
+        # The page again, with what was typed and each error at its field.
+        context = _offer_context(
+            citizen, offer, corrections=corrections, errors=error.errors
+        )
+        return render(request, "cabinet/offer_detail.html", context, status=400)
     except offer_services.OfferError:
         messages.error(request, _("Это предложение уже нельзя подтвердить."))
         return redirect("cabinet:offer-detail", pk=pk)

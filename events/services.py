@@ -355,6 +355,7 @@ HELD_BACK = {
     "proactive_off": "проактивный режим выключен",
     "opted_out": "гражданин отказался от этой услуги",
     "already_offered": "предложение уже сделано",
+    "right_in_use": "услуга даётся один раз: уже есть предложение или заявление",
 }
 
 
@@ -398,6 +399,13 @@ def dry_run(
         if rule.pk
         else Value(False)
     )
+    # A service granted once (maternity capital): evaluation skips citizens
+    # who hold its right already (offers.services.right_in_use).
+    in_use = (
+        offer_services.right_in_use(rule.service_id)
+        if rule.service_id and rule.service.granted_once
+        else Value(False)
+    )
     reason = Case(
         When(citizen__isnull=True, then=Value("unknown")),
         When(citizen__death_date__isnull=False, then=Value("deceased")),
@@ -405,6 +413,7 @@ def dry_run(
         When(citizen__proactive_mode=False, then=Value("proactive_off")),
         When(offer_services.opted_out(rule.service_id), then=Value("opted_out")),
         When(already, then=Value("already_offered")),
+        When(in_use, then=Value("right_in_use")),
         default=Value("offer"),
     )
     rows = (

@@ -42,9 +42,10 @@ class ServiceAdmin(admin.ModelAdmin):
         "agency",
         "processing_days",
         "auto_decide",
+        "granted_once",
         "is_active",
     )
-    list_filter = ("is_active", "auto_decide", "agency")
+    list_filter = ("is_active", "auto_decide", "granted_once", "agency")
     search_fields = ("title", "code")
 
 

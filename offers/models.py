@@ -51,6 +51,21 @@ class Service(models.Model):
         default=False,
         db_default=False,
     )
+    # A right the law grants once in a lifetime: maternity capital (256-FZ,
+    # art. 3) is given for one child, whichever. While the citizen holds an
+    # open offer of the service or an application for it that was not
+    # refused, no other event offers it again (offers.services.right_in_use).
+    # A refusal does not use the right up.
+    granted_once = models.BooleanField(
+        _("предоставляется гражданину один раз"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Новое предложение не делается, если у гражданина уже есть открытое "
+            "предложение этой услуги или заявление на неё (кроме заявления, по "
+            "которому отказано)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("услуга")

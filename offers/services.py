@@ -24,11 +24,13 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
+    Window,
 )
-from django.db.models.functions import JSONObject
+from django.db.models.functions import JSONObject, RowNumber
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -62,8 +64,13 @@ class SignatureRequired(OfferError):
 
 
 class CorrectionError(OfferError):
-    """A value the citizen corrected is not one the application can carry;
-    the message says which and why."""
+    """Values the citizen corrected that the application cannot carry.
+    ``errors`` maps each such field's key to a message that names the
+    field and says why."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__(" ".join(errors.values()))
 
 
 # A person's name as the civil registry writes it: letters (Cyrillic, or
@@ -72,25 +79,41 @@ PERSON_NAME = re.compile(r"[А-ЯЁа-яёA-Za-z]+(?:[-' ][А-ЯЁа-яёA-Za-z]
 PERSON_NAME_MAX = 60
 
 
-def clean_corrections(service: Service, corrections: dict | None) -> dict[str, str]:
-    """The corrections to keep (the service's correctable fields with a
-    non-empty value); a name that is not a name raises ``CorrectionError``."""
-    cleaned = {}
+def clean_corrections(
+    service: Service, prefill: dict, corrections: dict | None
+) -> dict[str, str]:
+    """The corrections to keep: the service's correctable fields the citizen
+    sent. A field not sent keeps the registry's value. A field sent empty
+    where the registry has a value, or a name that is not a name, raises
+    ``CorrectionError`` with a message for each such field."""
+    cleaned, errors = {}, {}
     for key in service.correctable_fields:
-        value = ((corrections or {}).get(key) or "").strip()
+        if key not in (corrections or {}):
+            continue
+        value = (corrections[key] or "").strip()
+        field = PREFILL_FIELDS.get(key)
+        label = field.label if field else key
+        registry = str(prefill.get(key) or "")
         if not value:
+            # Confirming with the field cleared would file the registry's
+            # value unasked; say what it is, so it is easy to put back.
+            if registry:
+                errors[key] = _(
+                    "%(label)s: поле не может быть пустым. Впишите значение "
+                    "или верните указанное в реестре: «%(registry)s»."
+                ) % {"label": label, "registry": registry}
             continue
         if key.endswith("_name") and (
             len(value) > PERSON_NAME_MAX or not PERSON_NAME.fullmatch(value)
         ):
-            raise CorrectionError(
-                _(
-                    "«%(value)s» не похоже на имя: только буквы, дефис, апостроф "
-                    "или пробел, не длиннее %(max)d знаков."
-                )
-                % {"value": value[:40], "max": PERSON_NAME_MAX}
-            )
+            errors[key] = _(
+                "%(label)s: «%(value)s» не похоже на имя. Можно только буквы, "
+                "дефис, апостроф или пробел, не длиннее %(max)d знаков."
+            ) % {"label": label, "value": value[:40], "max": PERSON_NAME_MAX}
+            continue
         cleaned[key] = value[:200]
+    if errors:
+        raise CorrectionError(errors)
     return cleaned
 
 
@@ -128,7 +151,8 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
     the conditions hold, the person is known, alive, in proactive mode, holds
     an active consent and has not opted out of the service; for a time
     trigger, the date it counts down to is within ``days_before`` days of
-    the citizen's own local date."""
+    the citizen's own local date; for a service granted once, the citizen
+    does not hold its right already, and only their earliest event counts."""
     from events.rules import compile_conditions
 
     now = now or timezone.now()
@@ -150,6 +174,9 @@ def eligible_events(version, events: QuerySet, now=None) -> QuerySet:
         from .registration import same_birth_offered
 
         selected = selected.exclude(same_birth_offered(version.service_id))
+    if version.service.granted_once:
+        selected = selected.exclude(right_in_use(version.service_id))
+        selected = once_per_citizen(selected)
     return selected
 
 
@@ -170,6 +197,42 @@ def within_time_window(version, events: QuerySet, now) -> QuerySet:
             F("_local_today") + version.days_before, output_field=DateField()
         ),
     )
+
+
+def right_in_use(service_id: int) -> Q:
+    """True for rows whose citizen holds the right to the service already:
+    an open offer of it, or an application for it in progress or completed.
+    A refused application and a declined, expired or withdrawn offer leave
+    the right unused."""
+    offered = Offer.objects.filter(
+        citizen_id=OuterRef("citizen_id"),
+        service_id=service_id,
+        status__in=Offer.OPEN,
+    )
+    applied = Application.objects.filter(
+        citizen_id=OuterRef("citizen_id"), service_id=service_id
+    ).exclude(status=Application.Status.REJECTED)
+    return Q(Exists(offered)) | Q(Exists(applied))
+
+
+def once_per_citizen(events: QuerySet) -> QuerySet:
+    """One event of ``events`` per citizen, the earliest: a dump with
+    several children of one mother offers a right granted once only once.
+    A window in a subquery of the same statement, so the INSERT stays one
+    statement. (Filtered on directly, the window would make Django wrap
+    the INSERT's SELECT, and the wrapper drops columns of equal value.)"""
+    first = (
+        events.alias(
+            _nth_of_citizen=Window(
+                RowNumber(),
+                partition_by=F("citizen_id"),
+                order_by=[F("occurred_on").asc(), F("pk").asc()],
+            )
+        )
+        .filter(_nth_of_citizen=1)
+        .values("pk")
+    )
+    return events.filter(pk__in=first)
 
 
 def opted_out(service_id: int) -> Exists:
@@ -468,7 +531,9 @@ def accept_offer(
     """The citizen confirms an offer: it becomes a submitted application.
 
     ``corrections`` may change the values of the service's correctable
-    fields; any other key is ignored, so registry data stays as reported.
+    fields; any other key is ignored, so registry data stays as reported,
+    and a correctable field left out keeps the registry's value
+    (``clean_corrections``).
     ``extra`` adds the citizen's own answers (how to receive the money).
     A service that needs a signature is accepted only with ``signature``;
     its signed content is then recorded with the application.
@@ -480,7 +545,7 @@ def accept_offer(
         raise OfferError(f"offer {offer.pk} has expired")
     if offer.service.signature_required and signature is None:
         raise SignatureRequired(f"offer {offer.pk} must be signed")
-    corrections = clean_corrections(offer.service, corrections)
+    corrections = clean_corrections(offer.service, offer.prefill, corrections)
 
     offer.status = Offer.Status.CONFIRMED
     offer.decided_at = timezone.now()

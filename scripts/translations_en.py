@@ -15,7 +15,9 @@ import polib
 PO = Path(__file__).resolve().parent.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 EN = {
-    "«%(value)s» не похоже на имя: только буквы, дефис, апостроф или пробел, не длиннее %(max)d знаков.": "“%(value)s” does not look like a name: letters only, with a hyphen, an apostrophe or a space, at most %(max)d characters.",
+    "%(label)s: «%(value)s» не похоже на имя. Можно только буквы, дефис, апостроф или пробел, не длиннее %(max)d знаков.": "%(label)s: “%(value)s” does not look like a name. Use letters only, with a hyphen, an apostrophe or a space, at most %(max)d characters.",
+    "%(label)s: поле не может быть пустым. Впишите значение или верните указанное в реестре: «%(registry)s».": "%(label)s: this field cannot be empty. Enter a value, or put back the one in the registry: “%(registry)s”.",
+    "Ошибка": "Error",
     "Выплаты не могут начаться позже дня подачи заявления, %(date)s.": "Payments cannot start later than the day of the application, %(date)s.",
     "По умолчанию — день установления инвалидности, но не раньше чем за 12 месяцев до заявления и не позже дня заявления.": "By default the day disability was established, but not earlier than 12 months before the application and not later than the day of the application.",
     "Замена паспорта гражданина РФ при достижении 20 и 45 лет": "Replacing the Russian passport at 20 and 45",
@@ -24,6 +26,8 @@ EN = {
     "Пенсия по инвалидности": "Disability pension",
     "%(name)s, Вам положена услуга «%(title)s». Подать заявление: ответьте ДА %(code)s": "%(name)s, you are entitled to the service “%(title)s”. To apply, reply ДА %(code)s",
     "краткое название (для SMS)": "short name (for SMS)",
+    "предоставляется гражданину один раз": "granted once per citizen",
+    "Новое предложение не делается, если у гражданина уже есть открытое предложение этой услуги или заявление на неё (кроме заявления, по которому отказано).": "No new offer is made while the citizen has an open offer of this service or an application for it (other than a refused one).",
     "Личный кабинет": "Personal account",
     "СНИЛС": "SNILS (insurance number)",
     "11 цифр, можно с дефисами и пробелом: 123-456-789 01": "11 digits, dashes and a space allowed: 123-456-789 01",

@@ -385,7 +385,11 @@ def test_a_service_with_passing_checks_decides_by_itself(write_csv, anna):
 
 
 def test_a_failed_check_sends_the_application_to_an_official(write_csv, anna, settings):
-    Service.objects.filter(code="maternity-capital").update(auto_decide=True)
+    """The check stands behind the service's «granted once»: an offer made
+    while the flag was off (or before it existed) still reaches it."""
+    Service.objects.filter(code="maternity-capital").update(
+        auto_decide=True, granted_once=False
+    )
     earlier = submitted_application(write_csv, anna, "B1")
     services.approve_application(earlier.pk)
     services.complete_application(earlier.pk)

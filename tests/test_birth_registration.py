@@ -321,7 +321,8 @@ def test_twins_are_two_births_each_registered_on_its_own(write_csv, parents):
     open_ones = registration_offers().filter(status__in=Offer.OPEN)
     assert set(open_ones.values_list("event__record_id", flat=True)) == {"H-4"}
     assert open_ones.count() == 2
-    assert Offer.objects.filter(service__code="maternity-capital").count() == 2
+    # Maternity capital is granted once: twins give the mother one offer.
+    assert Offer.objects.filter(service__code="maternity-capital").count() == 1
 
 
 def submitted(write_csv, parents, record_id="H-5") -> Application:
@@ -494,8 +495,16 @@ def test_a_corrected_child_name_must_be_a_name(write_csv, parents):
         offer.refresh_from_db()
         assert offer.status == Offer.Status.OFFERED
 
+    # A field cleared is refused, naming it; a field not sent is kept.
+    with pytest.raises(services.CorrectionError) as refused:
+        services.accept_offer(
+            mother, offer.pk, {"child_first_name": "Анна", "child_middle_name": " "}
+        )
+    assert list(refused.value.errors) == ["child_middle_name"]
+    assert "Отчество ребёнка" in str(refused.value)
+
     application = services.accept_offer(
-        mother, offer.pk, {"child_first_name": "Анна-Мария", "child_middle_name": " "}
+        mother, offer.pk, {"child_first_name": "Анна-Мария"}
     )
     assert application.data["child_first_name"] == "Анна-Мария"
     assert application.data["child_middle_name"] == offer.prefill["child_middle_name"]

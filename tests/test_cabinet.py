@@ -1,5 +1,7 @@
 """The citizen's cabinet through Django's test client."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -136,3 +138,117 @@ def test_the_english_version_of_the_login_page(client):
     client.post(reverse("set_language"), {"language": "en"})
     page = client.get(reverse("cabinet:login")).content.decode()
     assert 'lang="en"' in page
+
+
+# Corrections on the offer's page ------------------------------------------------
+
+VOID = {"input", "br", "img", "meta", "link", "hr"}
+
+
+class _Element(HTMLParser):
+    """The attributes and text of the element with one id."""
+
+    def __init__(self, element_id):
+        super().__init__()
+        self.element_id, self.attrs, self.text, self.depth = element_id, None, [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += tag not in VOID
+        elif self.attrs is None and dict(attrs).get("id") == self.element_id:
+            self.attrs = dict(attrs)
+            self.depth = int(tag not in VOID)
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+def element(page, element_id):
+    found = _Element(element_id)
+    found.feed(page)
+    assert found.attrs is not None, f"no element #{element_id}"
+    return found.attrs, " ".join("".join(found.text).split())
+
+
+def described_by(page, field):
+    """The texts the field's aria-describedby points at, joined."""
+    ids = field.get("aria-describedby", "").split()
+    return " ".join(element(page, element_id)[1] for element_id in ids)
+
+
+def test_a_refused_correction_is_shown_at_its_field_with_what_was_typed(
+    client, anna, offer_for
+):
+    """Regression: the refusal came as a banner at the top of the page and
+    the field was reset to the registry's value."""
+    offer = offer_for(
+        anna, "H1", service="birth-registration", act_number="", act_date=""
+    )
+    login(client, anna)
+
+    response = client.post(
+        reverse("cabinet:offer-confirm", args=[offer.pk]),
+        {
+            "correct_child_first_name": "Dmitrievna42",
+            "correct_child_middle_name": "Ильич",
+        },
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    field, _ = element(page, "correct_child_first_name")
+    assert field["value"] == "Dmitrievna42"
+    assert field["aria-invalid"] == "true"
+    error = described_by(page, field)
+    assert "Имя ребёнка" in error and "Dmitrievna42" in error
+    other, _ = element(page, "correct_child_middle_name")
+    assert other["value"] == "Ильич" and "aria-invalid" not in other
+    assert 'class="messages"' not in page
+    assert "<title>Ошибка:" in page
+    offer.refresh_from_db()
+    assert offer.is_open and not Application.objects.exists()
+
+
+def test_an_emptied_correctable_field_is_refused_naming_it_and_the_registry_value(
+    client, anna, offer_for
+):
+    """Regression: clearing the address filed the application with the
+    registry's address, without a word."""
+    offer = offer_for(anna)
+    login(client, anna)
+    url = reverse("cabinet:offer-confirm", args=[offer.pk])
+
+    response = client.post(url, {"correct_applicant_address": ""})
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    field, _ = element(page, "correct_applicant_address")
+    assert field["value"] == "" and field["aria-invalid"] == "true"
+    error = described_by(page, field)
+    assert "Адрес регистрации" in error and anna.address in error
+    assert not Application.objects.exists()
+
+    client.post(url, {"correct_applicant_address": anna.address})
+
+    application = Application.objects.get(offer=offer)
+    assert application.data["applicant_address"] == anna.address
+
+
+def test_a_confirmation_without_the_correction_fields_keeps_the_registry_values(
+    client, anna, offer_for
+):
+    """A form without the inputs (a closed offer's page, an SMS reply)
+    corrects nothing."""
+    offer = offer_for(anna)
+    login(client, anna)
+
+    client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
+
+    assert Application.objects.get(offer=offer).data["applicant_address"] == (
+        anna.address
+    )

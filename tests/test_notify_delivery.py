@@ -27,13 +27,22 @@ def offer_for(write_csv, run_import):
     """Import a second birth for ``citizen`` and evaluate: their offer,
     with its outbox rows written and not yet delivered."""
 
-    def make(citizen, record_id="B1"):
+    def make(citizen, record_id="B1", service="maternity-capital"):
+        # Maternity capital is offered once; a further offer for the same
+        # citizen is the registration of a birth a hospital reported.
+        fields = {}
+        if service != "maternity-capital":
+            fields = {"act_number": "", "act_date": ""}
         path = write_csv(
-            f"{record_id}.csv", BIRTHS_HEADER, [birth(record_id, citizen.snils)]
+            f"{record_id}.csv",
+            BIRTHS_HEADER,
+            [birth(record_id, citizen.snils, **fields)],
         )
         summary = run_import("births", path)
         evaluate_batch(summary["batch_id"])
-        return Offer.objects.get(citizen=citizen, event__record_id=record_id)
+        return Offer.objects.get(
+            citizen=citizen, event__record_id=record_id, service__code=service
+        )
 
     return make
 
@@ -247,7 +256,7 @@ def test_quiet_hours_hold_sms_until_morning_in_each_time_zone(
     # 19:30 UTC: 22:30 in Moscow, 05:30 next morning in Vladivostok.
     evening = datetime.datetime(2026, 12, 4, 19, 30, tzinfo=UTC)
     with time_machine.travel(evening, tick=False):
-        late_moscow = offer_for(muscovite, "Q3")
+        late_moscow = offer_for(muscovite, "Q3", "birth-registration")
         services.dispatch_pending()
     assert row(late_moscow, "sms").status == "pending"
     assert row(late_moscow, "sms").not_before == datetime.datetime(
@@ -263,7 +272,7 @@ def test_the_daily_cap_stops_extra_notices_but_not_urgent_ones(
 
     first = offer_for(maria, "C1")
     services.dispatch_pending()
-    second = offer_for(maria, "C2")
+    second = offer_for(maria, "C2", "birth-registration")
     services.dispatch_pending()
 
     # One notice a day: the first went by SMS and email (counted once).
@@ -311,7 +320,7 @@ def test_an_address_the_smtp_server_refuses_becomes_unusable(
     assert row(first, "email").status == "undelivered"
     assert DeliveryProfile.objects.get(citizen=maria).email_unusable_at is not None
 
-    second = offer_for(maria, "E2")
+    second = offer_for(maria, "E2", "birth-registration")
     services.dispatch_pending()
     assert row(second, "email").status == "skipped"
     assert smtp_server.messages == []

@@ -54,6 +54,8 @@ def test_the_author_cannot_approve_their_own_change():
 
 
 def test_a_change_to_an_active_rule_waits_and_offers_keep_their_version():
+    # Each version offers one of two births: a service offered more than once.
+    Service.objects.filter(code="maternity-capital").update(granted_once=False)
     mother = CitizenFactory(consenting=True)
     first = make_event(mother, role="father", **birth_data(birth_order=2))
     rule = make_rule(
@@ -216,14 +218,20 @@ def known_data():
     return {"ok": ok, "ok_twice": ok_twice}
 
 
-def test_a_dry_run_counts_reach_and_reasons_and_writes_nothing(known_data):
-    rule = TriggerRule(
+def draft_rule():
+    """An unsaved rule of second and later children, as an official fills
+    in the form."""
+    return TriggerRule(
         name="Проверка",
         code="dry",
         event_type="birth",
         service=Service.objects.get(code="maternity-capital"),
         conditions=[{"field": "event.birth_order", "op": "gte", "value": 2}],
     )
+
+
+def test_a_dry_run_counts_reach_and_reasons_and_writes_nothing(known_data):
+    rule = draft_rule()
     before = (
         Offer.objects.count(),
         Notification.objects.count(),
@@ -259,6 +267,9 @@ def test_a_dry_run_counts_reach_and_reasons_and_writes_nothing(known_data):
 
 
 def test_a_dry_run_counts_those_already_offered(known_data):
+    # Counted per rule: the shipped rule's offers of a service granted once
+    # would hold this rule's back (see the next test).
+    Service.objects.filter(code="maternity-capital").update(granted_once=False)
     rule = make_rule(
         conditions=[{"field": "event.birth_order", "op": "gte", "value": 2}]
     )
@@ -266,6 +277,22 @@ def test_a_dry_run_counts_those_already_offered(known_data):
     report = dry_run(rule)
     assert report.held_back["already_offered"]["events"] == 3
     assert report.offers_events == 0
+
+
+def test_a_dry_run_holds_back_citizens_whose_right_granted_once_is_in_use(
+    known_data,
+):
+    """Regression: evaluation skips a citizen who holds an open offer of
+    maternity capital or an application for it, and the dry run counted
+    them as reached."""
+    evaluate_batch_all()  # the shipped rule offers ok and ok_twice
+    rule = draft_rule()
+
+    report = dry_run(rule)
+
+    assert (report.offers_events, report.offers_citizens) == (0, 0)
+    assert report.held_back["right_in_use"]["events"] == 3
+    assert report.held_back["right_in_use"]["citizens"] == 2
 
 
 def evaluate_batch_all():

@@ -213,3 +213,21 @@ def test_every_beat_entry_names_a_registered_task():
     app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
+
+
+def test_a_time_trigger_offers_a_service_granted_once_once():
+    """Time triggers share the eligibility of every offer: a service granted
+    once is offered for one of the citizen's events, the earliest."""
+    from offers.models import Service
+
+    Service.objects.filter(code="tax-payment").update(granted_once=True)
+    with at(2027, 3, 1, 9):
+        citizen = CitizenFactory(consenting=True)
+        first = tax_notice(citizen, due_on="2027-03-18")
+        tax_notice(citizen, due_on="2027-03-20")
+
+    with at(2027, 3, 8, 12):
+        run_daily_triggers()
+        run_daily_triggers()
+
+    assert list(tax_offers().values_list("event", flat=True)) == [first.pk]

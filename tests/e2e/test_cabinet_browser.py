@@ -96,6 +96,18 @@ def test_a_citizen_goes_from_registration_to_an_application_and_back(
     page.get_by_role("link", name="Материнский (семейный) капитал").click()
     assert "Реестр населения" in page.content()
     steps.shot("offer")
+    # A field cleared is refused at the field, which keeps what was typed
+    # and names the registry's value.
+    page.get_by_label("Адрес регистрации").fill("")
+    page.get_by_role("button", name="Подтвердить и подать заявление").click()
+    page.wait_for_load_state()
+    address = page.get_by_label("Адрес регистрации")
+    assert address.get_attribute("aria-invalid") == "true"
+    assert address.input_value() == ""
+    error = page.locator("#correct_applicant_address_error").inner_text()
+    assert citizen.address in error
+    assert not Application.objects.filter(offer=offer).exists()
+    steps.shot("offer-correction-refused")
     page.get_by_label("Адрес регистрации").fill("г. Тверь, ул. Новая, д. 3")
     page.get_by_role("button", name="Подтвердить и подать заявление").click()
 
