@@ -578,6 +578,24 @@ EN = {
     "Заявление № %(number)s: %(reason)s": "Application No. %(number)s: %(reason)s",
     "результат этой услуги выдаётся на странице заявления": "this service's result is issued on the application's page",
     "сейчас это невозможно, заявление «%(status)s»": "not possible now, the application is “%(status)s”",
+    # The access log (cabinet.AuditEntry) and its page in admin
+    "запись журнала доступа": "access log entry",
+    "записи журнала доступа": "access log entries",
+    "когда": "when",
+    "сотрудник": "official",
+    "действие": "action",
+    "вид записи": "kind of record",
+    "id записи": "record id",
+    "гражданин": "citizen",
+    "с поиском": "with a search",
+    "просмотр списка": "list viewed",
+    "просмотр записи": "record viewed",
+    "добавление": "added",
+    "изменение": "changed",
+    "удаление": "deleted",
+    "скачивание документа": "document downloaded",
+    "Id гражданина": "Citizen id",
+    "id гражданина": "citizen id",
 }
 
 PLURALS = {
@@ -621,6 +639,8 @@ def main() -> None:
             entry.msgstr = EN.get(entry.msgid, "")
         if "fuzzy" in entry.flags:
             entry.flags.remove("fuzzy")
+        # The older text msgmerge guessed from ("#| msgid"): not ours either.
+        entry.previous_msgid = entry.previous_msgid_plural = None
     po.save()
     po.save_as_mofile(str(PO.with_suffix(".mo")))
     done = len(po.translated_entries())
