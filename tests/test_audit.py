@@ -4,8 +4,6 @@ citizen's document, is written down with who, when, what and whose; the
 citizen's own pages and refused requests write nothing; the log is read
 by superusers and its own permission only, and changed by nobody."""
 
-import io
-
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
@@ -21,15 +19,9 @@ from offers.models import Application, Document
 from offers.services import accept_offer
 from tests.factories import CitizenFactory, UserFactory
 from tests.helpers import login, official_login
+from tests.test_cabinet_pages import PNG, upload
 
 pytestmark = pytest.mark.django_db
-
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
-    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
-    b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
-)
-
 
 @pytest.fixture
 def anna():
@@ -204,13 +196,7 @@ def test_an_official_s_download_of_a_document_is_written(
     official, official_client, anna, offer_for
 ):
     offer = offer_for(anna)
-    citizen_client = login(Client(), anna)
-    file = io.BytesIO(PNG)
-    file.name = "scan.png"
-    citizen_client.post(
-        reverse("cabinet:document-upload", args=[offer.pk]),
-        {"title": "Свидетельство", "file": file},
-    )
+    upload(login(Client(), anna), offer, "scan.png", PNG)
     document = Document.objects.get()
 
     response = official_client.get(
@@ -228,12 +214,7 @@ def test_an_official_s_download_of_a_document_is_written(
 def test_a_citizen_s_own_pages_write_nothing(anna, offer_for):
     offer = offer_for(anna)
     client = login(Client(), anna)
-    file = io.BytesIO(PNG)
-    file.name = "scan.png"
-    client.post(
-        reverse("cabinet:document-upload", args=[offer.pk]),
-        {"title": "Свидетельство", "file": file},
-    )
+    upload(client, offer, "scan.png", PNG)
     client.post(reverse("cabinet:offer-confirm", args=[offer.pk]))
     application = Application.objects.get(citizen=anna)
 
