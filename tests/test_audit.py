@@ -23,6 +23,7 @@ from tests.test_cabinet_pages import PNG, upload
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture
 def anna():
     return CitizenFactory(
