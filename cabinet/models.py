@@ -1,5 +1,7 @@
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin
 
@@ -245,3 +247,69 @@ class SMSDevice(ThrottlingMixin, Device):
             return False
         self.throttle_reset()
         return True
+
+
+class AuditEntry(models.Model):
+    """One request by which a staff member saw or changed personal data:
+    who, when, what, which row, and the citizen it concerns.
+
+    ``cabinet.audit`` writes these in the request it records; nobody edits
+    or deletes them (the admin is read-only, and the rows they name are
+    protected). An entry holds ids only, never the data it was about.
+    """
+
+    class Action(models.TextChoices):
+        LIST = "list", _("просмотр списка")
+        VIEW = "view", _("просмотр записи")
+        ADD = "add", _("добавление")
+        CHANGE = "change", _("изменение")
+        DELETE = "delete", _("удаление")
+        DOWNLOAD = "download", _("скачивание документа")
+
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    # Who and whom are looked up with the newest first: their indexes are
+    # in Meta, with the time.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("сотрудник"),
+        db_index=False,
+    )
+    # One of Action, or the name of an admin action ("approve_selected",
+    # "complete"): those are the admins' own and not listed here.
+    action = models.CharField(_("действие"), max_length=64)
+    content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("вид записи"),
+    )
+    object_id = models.CharField(_("id записи"), max_length=64, blank=True)
+    citizen = models.ForeignKey(
+        Citizen,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("гражданин"),
+        db_index=False,
+    )
+    # Whether the list was searched, not what for: the text typed is
+    # mostly a SNILS or a surname, the very data the log must not copy.
+    # Its length would still tell a SNILS from a name, and the entry needs
+    # neither to say that somebody was looked for.
+    searched = models.BooleanField(_("с поиском"), default=False)
+
+    class Meta:
+        verbose_name = _("запись журнала доступа")
+        verbose_name_plural = _("записи журнала доступа")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["citizen", "-at"]),
+            models.Index(fields=["user", "-at"]),
+            models.Index(fields=["-at"], name="cabinet_audit_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.user_id} {self.action}"

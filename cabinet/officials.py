@@ -7,7 +7,8 @@ link the deaths nobody could match, mark bank details processed and read
 what the registries sent and the citizens did. They do not manage
 accounts, groups or second-factor devices, and they add, change or delete
 nothing that is a citizen's own (profile, consents) or a record of what
-happened (imports, life events, the outbox).
+happened (imports, life events, the outbox). Nor do they read the access
+log (``cabinet.AuditEntry``): it is the record of what they looked at.
 
 The group is made, and its permissions set to exactly these, after every
 ``migrate`` (and by the demo): the list is reviewed here like code, and a

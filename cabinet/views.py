@@ -48,7 +48,7 @@ from offers.models import (
 from offers.prefill import rows_for
 
 from . import dashboard as dashboard_body
-from . import identity, services
+from . import audit, identity, services
 from .display import display_rows, display_value, service_title
 from .forms import (
     ConsentForm,
@@ -534,9 +534,13 @@ def document_upload(request, citizen, pk):
 
 @login_required
 def document_download(request, pk):
-    """The owner, or an official with the permission and a second factor."""
+    """The owner, or an official with the permission and a second factor
+    (whose download is written to the access log, as admin's pages are)."""
     user = request.user
-    if user.is_staff and user.is_verified() and user.has_perm("offers.view_document"):
+    official = (
+        user.is_staff and user.is_verified() and user.has_perm("offers.view_document")
+    )
+    if official:
         document = get_object_or_404(Document, pk=pk)
     else:
         citizen = load_citizen(request)
@@ -550,6 +554,10 @@ def document_download(request, pk):
         filename=f"document-{document.pk}.{document.get_content_type_display().lower()}",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    if official:
+        audit.record(
+            user, audit.Action.DOWNLOAD, Document, {str(pk): document.citizen_id}
+        )
     return response
 
 

@@ -1,6 +1,18 @@
-"""Admin building blocks shared by the apps."""
+"""Admin building blocks shared by the apps, and the portal's admin site."""
 
 from django.contrib import admin
+from django_otp.admin import OTPAdminSite
+
+from cabinet import audit
+
+
+class PortalAdminSite(OTPAdminSite):
+    """Officials sign in with a password and a one-time code (django-otp),
+    and every view of personal data writes the access log: Django builds
+    each admin view, its model admins' included, with ``admin_view``."""
+
+    def admin_view(self, view, cacheable=False):
+        return super().admin_view(audit.audited(view), cacheable)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -594,6 +594,24 @@ EN = {
     "о событии": "an event",
     "По правилу «%(rule)s» (версия %(number)s, утверждена %(day)s) это даёт Вам право на услугу.": "Under the rule “%(rule)s” (version %(number)s, approved %(day)s) this entitles you to the service.",
     "Прошлое предложение осталось без ответа или Вы от него отказались; правило разрешает предложить услугу ещё раз.": "The previous offer went unanswered or you declined it; the rule allows offering the service again.",
+    # The access log (cabinet.AuditEntry) and its page in admin
+    "запись журнала доступа": "access log entry",
+    "записи журнала доступа": "access log entries",
+    "когда": "when",
+    "сотрудник": "official",
+    "действие": "action",
+    "вид записи": "kind of record",
+    "id записи": "record id",
+    "гражданин": "citizen",
+    "с поиском": "with a search",
+    "просмотр списка": "list viewed",
+    "просмотр записи": "record viewed",
+    "добавление": "added",
+    "изменение": "changed",
+    "удаление": "deleted",
+    "скачивание документа": "document downloaded",
+    "Id гражданина": "Citizen id",
+    "id гражданина": "citizen id",
 }
 
 PLURALS = {
@@ -637,6 +655,8 @@ def main() -> None:
             entry.msgstr = EN.get(entry.msgid, "")
         if "fuzzy" in entry.flags:
             entry.flags.remove("fuzzy")
+        # The older text msgmerge guessed from ("#| msgid"): not ours either.
+        entry.previous_msgid = entry.previous_msgid_plural = None
     po.save()
     po.save_as_mofile(str(PO.with_suffix(".mo")))
     done = len(po.translated_entries())
