@@ -28,9 +28,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
-    Window,
 )
-from django.db.models.functions import JSONObject, RowNumber
+from django.db.models.functions import JSONObject
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -218,21 +217,10 @@ def right_in_use(service_id: int) -> Q:
 def once_per_citizen(events: QuerySet) -> QuerySet:
     """One event of ``events`` per citizen, the earliest: a dump with
     several children of one mother offers a right granted once only once.
-    A window in a subquery of the same statement, so the INSERT stays one
-    statement. (Filtered on directly, the window would make Django wrap
-    the INSERT's SELECT, and the wrapper drops columns of equal value.)"""
-    first = (
-        events.alias(
-            _nth_of_citizen=Window(
-                RowNumber(),
-                partition_by=F("citizen_id"),
-                order_by=[F("occurred_on").asc(), F("pk").asc()],
-            )
-        )
-        .filter(_nth_of_citizen=1)
-        .values("pk")
-    )
-    return events.filter(pk__in=first)
+    ``DISTINCT ON`` in the same statement: one sort of the eligible rows.
+    (A window in an ``IN`` subquery cost 98 s for 100,000 births: the
+    planner, misled by the JSON conditions, ran it once per row.)"""
+    return events.order_by("citizen_id", "occurred_on", "pk").distinct("citizen_id")
 
 
 def opted_out(service_id: int) -> Exists:
@@ -262,9 +250,10 @@ def _insert_offers(version, select: QuerySet, attempt, now) -> list[int]:
             if key in PREFILL_FIELDS
         }
     )
+    if not select.query.distinct_fields:  # DISTINCT ON needs its order
+        select = select.order_by()
     select = (
-        select.order_by()
-        .annotate(
+        select.annotate(
             o_citizen=F("citizen_id"),
             o_service=Value(service.pk, output_field=IntegerField()),
             o_rule=Value(version.rule_id, output_field=IntegerField()),

@@ -632,3 +632,15 @@ def test_from_the_register_to_the_start_date_through_the_worker(
         seconds=90,
         what="the approval SMS",
     )
+
+
+def test_the_signing_page_names_the_service_in_english(
+    client, write_csv, run_import, ivan, sms_gateway, django_capture_on_commit_callbacks
+):
+    offer = pension_offer(write_csv, run_import, ivan)
+    login(client, ivan)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+    page = ask_code(client, offer, django_capture_on_commit_callbacks).content.decode()
+
+    assert "<p>Disability pension</p>" in page
