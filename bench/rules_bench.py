@@ -298,6 +298,21 @@ def raw_evaluation() -> int:
             f"'{key}', {PREFILL_SQL.get(key, f'e.data->>{chr(39)}{key}{chr(39)}')}"
             for key in version.service.prefill_fields
         )
+        # A service granted once: not while the right is in use, and one
+        # event per citizen, the earliest.
+        once_distinct, once_where, once_order = "", "", ""
+        if version.service.granted_once:
+            once_distinct = "DISTINCT ON (e.citizen_id)"
+            once_where = """
+                      AND NOT EXISTS (SELECT 1 FROM offers_offer o
+                                      WHERE o.citizen_id = e.citizen_id
+                                        AND o.service_id = %(service)s
+                                        AND o.status IN ('offered', 'reminded'))
+                      AND NOT EXISTS (SELECT 1 FROM offers_application a
+                                      WHERE a.citizen_id = e.citizen_id
+                                        AND a.service_id = %(service)s
+                                        AND a.status <> 'rejected')"""
+            once_order = "ORDER BY e.citizen_id, e.occurred_on, e.id"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
@@ -305,7 +320,8 @@ def raw_evaluation() -> int:
                     INSERT INTO offers_offer (citizen_id, service_id, rule_id,
                         rule_version_id, attempt, event_id, status, prefill,
                         created_at, expires_at)
-                    SELECT e.citizen_id, %(service)s, %(rule)s, %(version)s, 1, e.id,
+                    SELECT {once_distinct}
+                           e.citizen_id, %(service)s, %(rule)s, %(version)s, 1, e.id,
                            'offered', jsonb_build_object({prefill}), %(now)s,
                            %(now)s + make_interval(days => %(days)s)
                     FROM events_lifeevent e
@@ -320,7 +336,8 @@ def raw_evaluation() -> int:
                       AND NOT EXISTS (SELECT 1 FROM offers_serviceoptout x
                                       WHERE x.citizen_id = e.citizen_id
                                         AND x.service_id = %(service)s)
-                      AND {where}
+                      AND {where}{once_where}
+                    {once_order}
                     ON CONFLICT DO NOTHING
                     RETURNING id, citizen_id
                 )
