@@ -202,7 +202,6 @@ def loaded_citizen(request, annotate_names) -> object:
     return citizen
 
 
-
 class IdentityMiddleware:
     """Loads the identity once the view is known; list it before anything
     whose ``process_view`` reads ``request.user``."""
