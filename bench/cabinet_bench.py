@@ -10,8 +10,9 @@
    then a one-time backup code); the load sends the cookies the browser
    then holds (session and CSRF);
 3. serves the portal with gunicorn under the production settings
-   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 8
-   threads; --workers/--threads to try others);
+   (proactive_portal/gunicorn_conf.py: gthread, a worker per core x 2
+   threads, a listening socket per worker; --workers/--threads to try
+   others);
 4. loads ``/health/`` (the bare page) and ``/`` (the dashboard) in turn with
    16 concurrent keep-alive connections, with ``wrk`` when it is installed
    (``apt-get install wrk``), otherwise with a small threaded Python client;
@@ -44,8 +45,10 @@ PY = sys.executable
 HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8961"))
 CONNECTIONS = 16
 PASSWORD = "bench-password-2026"
-# The production defaults of proactive_portal/gunicorn_conf.py.
-WORKERS, THREADS = os.cpu_count() or 2, 8
+# The production defaults, from the file production serves with.
+from proactive_portal import gunicorn_conf  # noqa: E402
+
+WORKERS, THREADS = gunicorn_conf.workers, gunicorn_conf.threads
 
 
 def log(message: str) -> None:

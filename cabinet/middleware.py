@@ -29,12 +29,17 @@ def _stamp_login(sender, request, user, **kwargs):
 
 class SessionTimeoutMiddleware:
     """Idle and absolute timeouts. An expired session is ended on the
-    server (flushed), not just forgotten by the browser."""
+    server (flushed), not just forgotten by the browser. It runs once the
+    view is known, after ``cabinet.identity.IdentityMiddleware`` has read
+    the session with the account, so it costs no read of its own."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
         session = request.session
         if session.get(LOGIN_AT) is not None or session.get("_auth_user_id"):
             now = time.time()
@@ -49,7 +54,7 @@ class SessionTimeoutMiddleware:
                 return redirect(settings.LOGIN_URL)
             if now - seen_at > SEEN_RESOLUTION or SEEN_AT not in session:
                 session[SEEN_AT] = now
-        return self.get_response(request)
+        return None
 
 
 # Pages a person who passed the password but not yet the second factor may

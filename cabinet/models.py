@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -313,3 +314,34 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.user_id} {self.action}"
+
+
+class Session(AbstractBaseSession):
+    """A browser's session, kept in PostgreSQL with the account and the
+    second-factor device it names as columns, so that the statement that
+    loads who is asking (``cabinet.identity``) reads the session, the
+    account, the device and the citizen in one round trip. The data stays
+    Django's signed session data; the columns are written from it on every
+    save (``cabinet.sessions.SessionStore``) and the identity statement
+    uses its rows only where they agree with it."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,  # a deleted account's sessions end
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The device django-otp's session key names: "<app>.<model>" and id.
+    device_model = models.CharField(max_length=100, blank=True)
+    device_pk = models.BigIntegerField(null=True, blank=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = _("сеанс")
+        verbose_name_plural = _("сеансы")
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore

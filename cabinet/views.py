@@ -64,18 +64,21 @@ from .forms import (
 from .middleware import REAUTH_AT
 from .models import Citizen, SMSDevice
 
-def load_citizen(request, annotate: dict | None = None):
+def load_citizen(request, annotate=None):
     """The logged-in citizen, with what the page header needs (unread
-    count, consent) and a page's own ``annotate`` (name -> (sql, params),
-    the sql may name the ``cabinet_citizen`` row); None for accounts
-    without one. Usually the request's identity statement has loaded it
-    (``cabinet.identity``); otherwise one hand-written statement."""
+    count, consent) and what the page's ``annotate`` callable gives
+    (name -> (sql, params), the sql may name the ``cabinet_citizen`` row);
+    None for accounts without one. Usually the request's identity
+    statement has loaded it (``cabinet.identity``); otherwise one
+    hand-written statement."""
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_cabinet_citizen"):
-        citizen = identity.loaded_citizen(request, annotate or {})
+        citizen = identity.loaded_citizen(request, annotate)
         if citizen is identity.NOT_LOADED:
-            select, params, extra = identity.citizen_select(annotate)
+            select, params, extra = identity.citizen_select(
+                annotate() if annotate else None
+            )
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"SELECT {select} FROM cabinet_citizen"
@@ -98,7 +101,7 @@ def citizen_required(view=None, *, annotate=None):
         @login_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            citizen = load_citizen(request, annotate() if annotate else None)
+            citizen = load_citizen(request, annotate)
             if citizen is None:
                 raise Http404("no citizen profile for this account")
             return view(request, citizen, *args, **kwargs)

@@ -78,10 +78,10 @@ MIDDLEWARE = [
     "cabinet.identity.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "cabinet.middleware.SessionTimeoutMiddleware",
-    # Account, device and citizen in one statement, before anything whose
-    # process_view reads request.user.
+    # Session, account, device and citizen in one statement, before
+    # anything whose process_view reads request.session or request.user.
     "cabinet.identity.IdentityMiddleware",
+    "cabinet.middleware.SessionTimeoutMiddleware",
     "cabinet.middleware.SecondFactorRequiredMiddleware",
     "cabinet.middleware.NoStoreForPersonalPagesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -155,9 +155,10 @@ SECURE = env.bool("DJANGO_SECURE", default=False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
-# Sessions live in the database and are read through Redis, so a page view
-# costs no session query; logout deletes both copies.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in PostgreSQL (cabinet.models.Session) and a page view reads
+# its session in the same statement as the account, the second factor and
+# the citizen (cabinet.identity); logout deletes the row.
+SESSION_ENGINE = "cabinet.sessions"
 # The cabinet's own timeouts (cabinet.middleware.SessionTimeoutMiddleware):
 # idle, absolute from login, and how fresh a login must be before a change
 # of phone, email or second factor.
@@ -186,7 +187,18 @@ CACHES = {
             else REDIS_URL
         ),
         "KEY_PREFIX": "portal",
-    }
+    },
+    # Whole dashboard pages, in each web process's memory. Their keys carry
+    # a fingerprint of everything the page prints, computed by the
+    # database on every view (cabinet.dashboard), so a kept page is never
+    # stale; a repeated view then needs no round trip beyond the identity
+    # statement. The bodies the pages are made of stay in Redis, shared.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cabinet-pages",
+        "TIMEOUT": 60 * 60,
+        "OPTIONS": {"MAX_ENTRIES": env.int("PAGE_CACHE_ENTRIES", default=1000)},
+    },
 }
 
 # Login lockout (django-axes): five wrong passwords for one login from one
@@ -229,6 +241,7 @@ CELERY_TASK_ROUTES = {
     # queue rather than needing a worker of its own.
     "offers.*": {"queue": "events"},
     "consents.*": {"queue": "notifications"},
+    "cabinet.*": {"queue": "notifications"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -260,6 +273,10 @@ CELERY_BEAT_SCHEDULE = {
     "remind-expiring-consents": {
         "task": "consents.remind_expiring",
         "schedule": timedelta(hours=1),
+    },
+    "clear-expired-sessions": {
+        "task": "cabinet.clear_expired_sessions",
+        "schedule": timedelta(hours=6),
     },
 }
 

@@ -23,7 +23,9 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The cabinet's pages first: they are most of the traffic, and Django
+    # tries the patterns in order on every request.
+    path("", include("cabinet.urls")),
     path("", include("offers.urls")),
     path("", include("notifications.urls")),
-    path("", include("cabinet.urls")),
 ]

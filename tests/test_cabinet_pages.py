@@ -1,9 +1,11 @@
 """Consent, settings, profile, activity, export and documents, through the
 HTTP interface; and the security rules every page keeps."""
 
+import datetime
 import io
 import json
 import logging
+import time
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -226,14 +228,14 @@ def test_the_dashboard_needs_at_most_six_queries(
     signed_in, anna, offer_for, django_assert_max_num_queries
 ):
     offer_for(anna)
-    signed_in.get(reverse("cabinet:dashboard"))  # warms the session cache
+    signed_in.get(reverse("cabinet:dashboard"))  # renders and keeps the page
     with django_assert_max_num_queries(6):
         response = signed_in.get(reverse("cabinet:dashboard"))
     assert "Материнский" in response.content.decode()
 
 
-# Who is asking: one statement loads the account, the device and the
-# citizen (cabinet.identity); the checks stay the libraries'.
+# Who is asking: one statement loads the session, the account, the device
+# and the citizen (cabinet.identity); the checks stay the libraries'.
 
 
 def test_a_password_changed_elsewhere_ends_this_session(signed_in, anna):
@@ -280,6 +282,75 @@ def test_a_session_naming_another_accounts_device_is_not_verified(
     assert response["Location"] == reverse("cabinet:otp-verify")
 
 
+# The session lives in PostgreSQL and is read in that same statement
+# (cabinet.sessions); its account and device columns only help the read,
+# the signed data decides.
+
+
+def _session_row(client):
+    from cabinet.models import Session
+
+    return Session.objects.filter(session_key=client.cookies["sessionid"].value)
+
+
+def test_the_session_row_carries_its_account_and_device(signed_in, anna):
+    device = StaticDevice.objects.get(user=anna.user)
+
+    row = _session_row(signed_in).get()
+
+    assert row.account_id == anna.user.pk
+    assert (row.device_model, row.device_pk) == (device.model_label(), device.pk)
+    assert row.get_decoded()[DEVICE_ID_SESSION_KEY] == device.persistent_id
+
+
+def test_session_columns_naming_another_account_do_not_change_who_is_asking(
+    signed_in, anna
+):
+    other = CitizenFactory(with_account=True, consenting=True, first_name="Зинаида")
+    second_factor_code(other.user)
+    device = other.user.staticdevice_set.get()
+    _session_row(signed_in).update(
+        account=other.user, device_model=device.model_label(), device_pk=device.pk
+    )
+
+    page = signed_in.get(reverse("cabinet:dashboard")).content.decode()
+
+    assert "Анна" in page and "Зинаида" not in page
+
+
+def test_a_session_whose_data_was_altered_in_the_database_is_no_session(signed_in):
+    row = _session_row(signed_in).get()
+    _session_row(signed_in).update(session_data="x" + row.session_data)
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("cabinet:login"))
+
+
+def test_an_expired_session_row_is_no_session(signed_in):
+    _session_row(signed_in).update(
+        expire_date=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("cabinet:login"))
+
+
+def test_an_idle_timeout_also_ends_a_session_on_an_admin_page(client, settings):
+    official = UserFactory(is_staff=True)
+    login(client, official)
+    session = client.session
+    session["cabinet_seen_at"] = time.time() - settings.CABINET_IDLE_TIMEOUT - 5
+    session.save()
+
+    client.get(reverse("admin:index"))
+
+    assert not _session_row(client).exists()
+
+
 def test_a_staff_account_in_the_cabinet_has_no_citizen_page(client):
     official = UserFactory(is_staff=True)
     login(client, official)
@@ -308,8 +379,9 @@ def test_a_cached_dashboard_follows_status_changes_and_language(
     offer = offer_for(anna)
     signed_in.get(reverse("cabinet:dashboard"))
     with django_assert_num_queries(1):
-        # The account, its device and the citizen with the fingerprint in
-        # one statement; the page from the cache.
+        # The session, its account and device and the citizen with the
+        # fingerprint in one statement (no session cache: sessions are read
+        # from PostgreSQL only); the page from the web process's memory.
         signed_in.get(reverse("cabinet:dashboard"))
 
     application = offer_services.accept_offer(anna, offer.pk)
@@ -786,3 +858,16 @@ def test_staff_need_a_second_factor_for_the_admin(client):
     )
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
+
+
+def test_expired_sessions_are_cleared_by_the_beat_task(signed_in):
+    from cabinet.tasks import clear_expired_sessions
+
+    other = Client()
+    login(other, CitizenFactory(with_account=True))
+    _session_row(other).update(expire_date=timezone.now() - datetime.timedelta(days=1))
+
+    clear_expired_sessions()
+
+    assert not _session_row(other).exists()
+    assert _session_row(signed_in).exists()
