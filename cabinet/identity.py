@@ -82,7 +82,8 @@ _HEADER_SQL = """
 
 @dataclass
 class Identity:
-    """The rows of one request's account, device and citizen."""
+    """The rows of one request's account, device and citizen, as its
+    identity statement read them."""
 
     user: object
     device_id: object  # the session's persistent id, or NOT_LOADED
@@ -99,8 +100,7 @@ def _columns(model, alias: str) -> tuple[list[str], str]:
 
 @functools.cache
 def _citizen_sql(annotate_sql: tuple[tuple[str, str], ...]) -> str:
-    names, columns = _columns(Citizen, "cabinet_citizen")
-    sql = f"{columns}, {_HEADER_SQL}"
+    sql = f"{_columns(Citizen, 'cabinet_citizen')[1]}, {_HEADER_SQL}"
     for name, extra_sql in annotate_sql:
         sql += f", ({extra_sql}) AS {name}"
     return sql

@@ -24,3 +24,23 @@ workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
 threads = int(os.environ.get("WEB_THREADS") or 2)
 keepalive = 5
 reuse_port = True
+
+
+def on_starting(server):
+    """With SO_REUSEPORT a second server could bind a port another one
+    already serves and quietly take half its connections: refuse to start
+    when anything listens on the address."""
+    import socket
+
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket path: gunicorn checks it itself
+        host, port = address[0], address[1]
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # Ignores connections in TIME_WAIT, not a listening socket.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise SystemExit(f"cannot serve on {host}:{port}: {error}") from None

@@ -231,9 +231,11 @@ def serve() -> int:
         print("4/4 Serving the portal")
         children.append(
             spawn(
+                # Production's settings (proactive_portal/gunicorn_conf.py)
+                # on the demo's address.
                 "web", PY, "-m", "gunicorn", "proactive_portal.wsgi",
-                "--bind", f"{HOST}:{PORT}", "--workers", "2",
-                "--access-logfile", "-",
+                "--config", "python:proactive_portal.gunicorn_conf",
+                "--bind", f"{HOST}:{PORT}", "--access-logfile", "-",
             )
         )
         current = stats()

@@ -65,3 +65,58 @@ def test_production_settings_pass_the_deployment_checks():
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_a_second_web_server_refuses_a_port_already_served():
+    """Each gunicorn worker listens on its own socket (SO_REUSEPORT), which
+    would let a second server share a port in use: the configuration
+    refuses to start instead, and the first keeps serving."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import _database_url
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "proactive_portal.settings_test",
+        "DATABASE_URL": _database_url(),
+        "WEB_WORKERS": "1",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "proactive_portal.wsgi",
+        "--config", "python:proactive_portal.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}",
+    ]
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/health/")
+                assert conn.getresponse().status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the first server did not start"
+                time.sleep(0.3)
+
+        second = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
+        assert second.returncode != 0
+        assert f"cannot serve on 127.0.0.1:{port}" in second.stderr + second.stdout
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/health/")
+        assert conn.getresponse().status == 200
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
