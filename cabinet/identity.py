@@ -31,7 +31,7 @@ from django.apps import apps
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -172,6 +172,35 @@ def _prepared_cursor():
     return connection._prepare_cursor(cursor)
 
 
+def _fetch_row(sql: str, params: list):
+    """The statement's one row (or None). It is a request's first query, so
+    it stands in for Django's health check of a persistent connection
+    (``CONN_HEALTH_CHECKS``), which would cost a ``SELECT 1`` round trip of
+    its own: when it fails on a connection not yet checked in this request
+    and the connection proves unusable, the connection is replaced and the
+    statement (a read) run again; once it has run, the check is done for
+    the rest of the request."""
+    unchecked = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    try:
+        with _prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except OperationalError:
+        if not unchecked or connection.is_usable():
+            raise
+        connection.close()
+        with _prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    connection.health_check_done = True
+    return row
+
+
 def _check_binary_safe(model) -> None:
     """The statement's rows come in binary (``_prepared_cursor``); Django
     reads these fields from their text form only."""
@@ -261,9 +290,7 @@ def load(request, annotate=None) -> Identity | None:
     annotations = annotate() if annotate else {}
     citizen_params, extra = _citizen_params(annotations, now)
     sql = _statement(tuple((name, value[0]) for name, value in annotations.items()))
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, [*citizen_params, key, now])
-        row = cursor.fetchone()
+    row = _fetch_row(sql, [*citizen_params, key, now])
     if row is None:
         _session.set((key, None))
         return None

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -337,6 +338,28 @@ def test_an_expired_session_row_is_no_session(signed_in):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("cabinet:login"))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_dropped_database_connection_is_replaced_before_the_identity_statement(
+    signed_in,
+):
+    # A persistent connection the server has dropped (a restart, a
+    # failover): the identity statement, a request's first query, does the
+    # work of Django's health check (CONN_HEALTH_CHECKS) and replaces it.
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    connection.close_if_unusable_or_obsolete()  # as a request's start does
+
+    response = signed_in.get(reverse("cabinet:dashboard"))
+
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != pid
 
 
 def test_an_idle_timeout_also_ends_a_session_on_an_admin_page(client, settings):
