@@ -24,6 +24,10 @@ workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
 threads = int(os.environ.get("WEB_THREADS") or 2)
 keepalive = 5
 reuse_port = True
+# No control socket (gunicornc): its default path is one per user, shared
+# by every server on the machine (the demo, the benchmark, the tests'),
+# each taking it from the last. The site is stopped and reloaded by signals.
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -68,10 +68,12 @@ def test_production_settings_pass_the_deployment_checks():
 
 
 @pytest.mark.django_db
-def test_a_second_web_server_refuses_a_port_already_served():
+def test_a_second_web_server_refuses_a_port_already_served(tmp_path):
     """Each gunicorn worker listens on its own socket (SO_REUSEPORT), which
     would let a second server share a port in use: the configuration
-    refuses to start instead, and the first keeps serving."""
+    refuses to start instead, and the first keeps serving. Neither opens
+    gunicorn's control socket, whose one path per user every server on the
+    machine would otherwise share."""
     import http.client
     import os
     import socket
@@ -89,7 +91,9 @@ def test_a_second_web_server_refuses_a_port_already_served():
         "DJANGO_SETTINGS_MODULE": "proactive_portal.settings_test",
         "DATABASE_URL": _database_url(),
         "WEB_WORKERS": "1",
+        "HOME": str(tmp_path),
     }
+    env.pop("XDG_RUNTIME_DIR", None)
     command = [
         sys.executable, "-m", "gunicorn", "proactive_portal.wsgi",
         "--config", "python:proactive_portal.gunicorn_conf",
@@ -117,6 +121,7 @@ def test_a_second_web_server_refuses_a_port_already_served():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/health/")
         assert conn.getresponse().status == 200
+        assert not (tmp_path / ".gunicorn").exists()
     finally:
         first.terminate()
         first.wait(timeout=30)
