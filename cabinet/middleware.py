@@ -4,8 +4,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
@@ -93,8 +95,15 @@ class SecondFactorRequiredMiddleware:
             return None
         from django_otp import user_has_device
 
-        target = "cabinet:otp-verify" if user_has_device(user) else "cabinet:otp-setup"
-        return redirect(target)
+        if not user_has_device(user):
+            return redirect("cabinet:otp-setup")
+        # The page asked for opens once the code is entered.
+        asked_for = request.get_full_path()
+        if request.method != "GET" or asked_for == resolve_url(
+            settings.LOGIN_REDIRECT_URL
+        ):
+            return redirect("cabinet:otp-verify")
+        return redirect_to_login(asked_for, reverse("cabinet:otp-verify"))
 
 
 class NoStoreForPersonalPagesMiddleware:

@@ -13,10 +13,12 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import FileResponse, Http404, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -119,12 +121,34 @@ def fresh_login_required(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        reauth_at = request.session.get(REAUTH_AT, 0)
-        if time.time() - reauth_at > settings.CABINET_REAUTH_MAX_AGE:
-            return redirect(f"{reverse('cabinet:reauth')}?next={request.path}")
+        if not _fresh_login(request):
+            return _to_fresh_login(request)
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _fresh_login(request) -> bool:
+    reauth_at = request.session.get(REAUTH_AT, 0)
+    return time.time() - reauth_at <= settings.CABINET_REAUTH_MAX_AGE
+
+
+def _to_fresh_login(request):
+    """To ``/reauth/``, and back to this page after it."""
+    return redirect_to_login(request.get_full_path(), reverse("cabinet:reauth"))
+
+
+def _second_factor_set_up_refused(request):
+    """Where a person who already has a second factor goes instead of
+    setting up another: the sign-in code prompt while this session has not
+    passed it, the fresh login (password and code) when it has but not in
+    the last few minutes; None when they may set up."""
+    user = request.user
+    if not user_has_device(user):
+        return None
+    if not user.is_verified():
+        return redirect("cabinet:otp-verify")
+    return None if _fresh_login(request) else _to_fresh_login(request)
 
 
 def _client_ip(request) -> str | None:
@@ -193,12 +217,9 @@ def register_confirm(request, token):
 @login_required
 def otp_setup(request):
     user = request.user
-    if user_has_device(user) and not (
-        user.is_verified()
-        and time.time() - request.session.get(REAUTH_AT, 0)
-        <= settings.CABINET_REAUTH_MAX_AGE
-    ):
-        return redirect("cabinet:otp-verify")
+    refused = _second_factor_set_up_refused(request)
+    if refused is not None:
+        return refused
 
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -209,7 +230,7 @@ def otp_setup(request):
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"].strip()):
             codes = _confirm_new_totp(user, device)
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             request.session[REAUTH_AT] = time.time()
             return render(request, "cabinet/otp_backup_codes.html", {"codes": codes})
         form.add_error("token", _("Код не подошёл. Проверьте время на телефоне."))
@@ -221,6 +242,20 @@ def otp_setup(request):
         "cabinet/otp_setup.html",
         {"form": form, "secret": secret, "qr": qr},
     )
+
+
+def _new_session_key(request) -> None:
+    """A new session key and CSRF secret, as Django's login gives at the
+    password, each time a factor is proven: a key someone held before this
+    step (one who knows only the password can plant theirs in the victim's
+    browser) is worth nothing after it."""
+    request.session.cycle_key()
+    rotate_token(request)
+
+
+def _second_factor_passed(request, device) -> None:
+    _new_session_key(request)
+    otp_login(request, device)
 
 
 def _confirm_new_totp(user, device) -> list[str]:
@@ -239,12 +274,9 @@ def otp_setup_sms(request):
     user = request.user
     if not user.is_authenticated:
         return redirect(settings.LOGIN_URL)
-    if user_has_device(user) and not (
-        user.is_verified()
-        and time.time() - request.session.get(REAUTH_AT, 0)
-        <= settings.CABINET_REAUTH_MAX_AGE
-    ):
-        return redirect("cabinet:otp-verify")
+    refused = _second_factor_set_up_refused(request)
+    if refused is not None:
+        return refused
     citizen = Citizen.objects.filter(user=user).first()
     phone = services.mobile_for_second_factor(citizen) if citizen else None
     if phone is None:
@@ -266,7 +298,7 @@ def otp_setup_sms(request):
         device.session_key = request.session.session_key
         if device.verify_token(form.cleaned_data["token"].strip()):
             codes = services.set_up_second_factor(user, device)
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             request.session[REAUTH_AT] = time.time()
             return render(request, "cabinet/otp_backup_codes.html", {"codes": codes})
         form.add_error("token", _throttle_message(device) or _wrong_code())
@@ -350,7 +382,7 @@ def otp_verify(request):
             request.user, form.cleaned_data["token"], request.session.session_key
         )
         if device is not None:
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             return redirect(_safe_next(request, reverse("cabinet:dashboard")))
         form.add_error(
             "token",
@@ -390,6 +422,7 @@ def reauth(request):
                 user, form.cleaned_data["token"], request.session.session_key
             )
             if device is not None:
+                _new_session_key(request)
                 request.session[REAUTH_AT] = time.time()
                 return redirect(_safe_next(request, reverse("cabinet:settings")))
         form.add_error(None, _("Пароль или код не подошли."))

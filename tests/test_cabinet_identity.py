@@ -12,7 +12,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cabinet.models import Citizen
-from tests.factories import CitizenFactory
+from tests.factories import CitizenFactory, second_factor_code
 from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +178,89 @@ def test_the_first_login_sets_up_totp_before_anything_else(client):
     assert client.get(reverse("cabinet:dashboard")).status_code == 200
 
 
+def _password_step(client, citizen) -> str:
+    response = client.post(
+        reverse("cabinet:login"),
+        {"username": citizen.user.username, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    return client.cookies["sessionid"].value
+
+
+def test_the_second_factor_starts_a_new_session(client):
+    """Someone who knows only the password signs in, plants the session
+    key in the victim's browser and waits for the victim to enter a code:
+    the key they hold must not become a signed-in session."""
+    citizen = CitizenFactory(with_account=True)
+    planted = _password_step(Client(), citizen)
+    client.cookies["sessionid"] = planted
+
+    response = client.post(
+        reverse("cabinet:otp-verify"), {"token": second_factor_code(citizen.user)}
+    )
+
+    assert response.status_code == 302
+    assert client.cookies["sessionid"].value != planted
+    assert client.get(reverse("cabinet:dashboard")).status_code == 200
+    attacker = Client()
+    attacker.cookies["sessionid"] = planted
+    assert attacker.get(reverse("cabinet:dashboard"))["Location"].startswith(
+        reverse("cabinet:login")
+    )
+
+
+def test_setting_up_the_app_starts_a_new_session(client):
+    citizen = CitizenFactory(with_account=True)
+    before = _password_step(client, citizen)
+    client.get(reverse("cabinet:otp-setup"))
+    device = TOTPDevice.objects.get(user=citizen.user)
+
+    client.post(reverse("cabinet:otp-setup"), {"token": totp_code(device)})
+
+    assert client.cookies["sessionid"].value != before
+    assert client.get(reverse("cabinet:dashboard")).status_code == 200
+
+
+def test_the_page_asked_for_before_login_opens_after_the_second_factor(client):
+    citizen = CitizenFactory(with_account=True)
+    code = second_factor_code(citizen.user)
+    profile = reverse("cabinet:profile")
+    response = client.post(
+        f"{reverse('cabinet:login')}?next={profile}",
+        {"username": citizen.user.username, "password": PASSWORD, "next": profile},
+    )
+    assert response["Location"] == profile
+
+    response = client.get(profile)
+    assert response.status_code == 302
+    code_page = response["Location"]
+    assert code_page == f"{reverse('cabinet:otp-verify')}?next={profile}"
+
+    response = client.post(code_page, {"token": code})
+    assert response["Location"] == profile
+
+
+def test_a_new_authenticator_after_a_while_asks_for_a_fresh_login(client, settings):
+    """Not the sign-in code prompt, which would take a code and give
+    nothing: the fresh login, then back to set-up."""
+    citizen = CitizenFactory(with_account=True)
+    login(client, citizen)
+    session = client.session
+    session["cabinet_reauth_at"] = time.time() - settings.CABINET_REAUTH_MAX_AGE - 5
+    session.save()
+
+    for page in ("cabinet:otp-setup", "cabinet:otp-setup-sms"):
+        response = client.get(reverse(page))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("cabinet:reauth"))
+
+    response = client.post(
+        response["Location"],
+        {"password": PASSWORD, "token": second_factor_code(citizen.user)},
+    )
+    assert response["Location"] == reverse("cabinet:otp-setup-sms")
+
+
 def test_a_returning_user_enters_a_code_from_the_app(client):
     citizen = CitizenFactory(with_account=True)
     device = TOTPDevice.objects.create(user=citizen.user, confirmed=True)
@@ -279,8 +362,7 @@ def test_changing_the_phone_needs_a_fresh_login(client, settings):
 
     response = client.get(reverse("cabinet:settings-phone"))
     assert response["Location"].startswith(reverse("cabinet:reauth"))
-
-    from tests.factories import second_factor_code
+    before = client.cookies["sessionid"].value
 
     response = client.post(
         reverse("cabinet:reauth") + "?next=/settings/phone/",
@@ -291,6 +373,7 @@ def test_changing_the_phone_needs_a_fresh_login(client, settings):
         },
     )
     assert response["Location"] == "/settings/phone/"
+    assert client.cookies["sessionid"].value != before
     assert client.get(reverse("cabinet:settings-phone")).status_code == 200
 
 

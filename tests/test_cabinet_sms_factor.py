@@ -81,6 +81,20 @@ def test_a_citizen_chooses_sms_at_set_up_and_logs_in_with_a_code(
 
 
 @commits
+def test_setting_up_sms_starts_a_new_session(client, olga, sms_gateway):
+    password_login(client, olga)
+    client.post(reverse("cabinet:otp-setup-sms"), {"send": "1"})
+    before = client.cookies["sessionid"].value
+
+    client.post(
+        reverse("cabinet:otp-setup-sms"), {"token": codes_sent(sms_gateway)[-1]}
+    )
+
+    assert client.cookies["sessionid"].value != before
+    assert client.get(reverse("cabinet:dashboard")).status_code == 200
+
+
+@commits
 def test_an_sms_login_code_is_good_only_in_the_session_it_was_sent_for(
     client, olga, sms_gateway
 ):
