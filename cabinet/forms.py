@@ -1,12 +1,43 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consents.services import DEFAULT_VALIDITY_DAYS
 from events.values import parse_snils
 from offers import pension
+
+
+class LoginNameLengthMixin:
+    """Django's login form shows the login name's maximum length, but sets it
+    after the field is built, so nothing checks it: a longer name went on to
+    ``authenticate`` and to django-axes, whose record of the failure cannot
+    hold it (a 500). Here the form refuses it, as it does an empty one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class LoginForm(LoginNameLengthMixin, AuthenticationForm):
+    """The cabinet's sign-in: login name (or email) and password. Officials'
+    accounts sign in to the admin only: their second-factor devices are the
+    administrator's, and the cabinet lets a signed-in person set up another."""
+
+    staff_account = False
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user.is_staff:
+            self.staff_account = True
+            raise ValidationError(
+                _("Служебная учётная запись входит в раздел управления."),
+                code="staff",
+            )
 
 
 class CabinetForm(forms.Form):

@@ -71,6 +71,8 @@ _OPEN_BEFORE_SECOND_FACTOR = {
     "cabinet:otp-setup",
     "cabinet:otp-setup-sms",
     "set_language",
+    # Open to anyone, signed in or not: checking a document by its code.
+    "offers:verify",
 }
 
 

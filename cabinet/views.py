@@ -57,6 +57,7 @@ from .forms import (
     DocumentForm,
     EmailChangeForm,
     ErrorReportForm,
+    LoginForm,
     PaymentForm,
     PhoneForm,
     ReauthForm,
@@ -164,6 +165,7 @@ def _base_url(request) -> str:
 
 class LoginView(auth_views.LoginView):
     template_name = "cabinet/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = False
 
 

@@ -199,6 +199,8 @@ EN = {
     "Вход": "Sign in",
     "Вход в личный кабинет": "Sign in to your account",
     "Неверное имя пользователя или пароль. Проверьте и попробуйте ещё раз.": "Wrong login or password. Check them and try again.",
+    "Служебная учётная запись входит в раздел управления.": "An official's account signs in to the administration.",
+    "Войти в раздел управления": "Sign in to the administration",
     "Логин или электронная почта": "Login or email",
     "Войти": "Sign in",
     "Ещё нет учётной записи?": "No account yet?",

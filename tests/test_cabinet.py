@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from notifications.models import Notification
 from offers.models import Application, Offer
-from tests.factories import CitizenFactory, second_factor_code
-from tests.helpers import PASSWORD, login
+from tests.factories import CitizenFactory
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 
@@ -123,15 +123,6 @@ def test_the_inbox_lists_what_was_sent(client, anna, offer_for):
 
     assert "Вам доступна услуга «Материнский (семейный) капитал»" in page
     assert "SMS" in page and "Электронная почта".lower() in page.lower()
-
-
-def test_an_official_without_a_citizen_profile_has_no_cabinet(client, django_user_model):
-    official = django_user_model.objects.create_user(
-        "official", password=PASSWORD, is_staff=True
-    )
-    client.post(reverse("cabinet:login"), {"username": "official", "password": PASSWORD})
-    client.post(reverse("cabinet:otp-verify"), {"token": second_factor_code(official)})
-    assert client.get(reverse("cabinet:dashboard")).status_code == 404
 
 
 def test_the_english_version_of_the_login_page(client):

@@ -261,6 +261,14 @@ def test_a_new_authenticator_after_a_while_asks_for_a_fresh_login(client, settin
     assert response["Location"] == reverse("cabinet:otp-setup-sms")
 
 
+def test_the_public_document_check_opens_between_password_and_code(client):
+    citizen = CitizenFactory(with_account=True)
+    second_factor_code(citizen.user)
+    _password_step(client, citizen)
+
+    assert client.get(reverse("offers:verify")).status_code == 200
+
+
 def test_a_returning_user_enters_a_code_from_the_app(client):
     citizen = CitizenFactory(with_account=True)
     device = TOTPDevice.objects.create(user=citizen.user, confirmed=True)
@@ -314,6 +322,16 @@ def test_a_thousand_password_guesses_get_nowhere_and_the_owner_still_gets_in():
     # and can still use the second factor.
     owner = login(Client(REMOTE_ADDR="198.51.100.7"), citizen)
     assert owner.get(reverse("cabinet:dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["cabinet:login", "admin:login"])
+def test_a_login_name_longer_than_any_account_is_refused_by_the_form(client, page):
+    """Not passed on to the lockout's record of failures, which cannot hold
+    it (it answered 500)."""
+    response = client.post(reverse(page), {"username": "z" * 300, "password": "x"})
+
+    assert response.status_code == 200
+    assert "username" in response.context["form"].errors
 
 
 def test_login_starts_a_new_session_and_logout_ends_it_on_the_server(client):

@@ -24,7 +24,7 @@ from notifications.models import Notification
 from offers import services as offer_services
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
 from tests.factories import CitizenFactory, UserFactory, second_factor_code
-from tests.helpers import PASSWORD, POPULATION_HEADER, login, person
+from tests.helpers import PASSWORD, POPULATION_HEADER, login, official_login, person
 
 pytestmark = pytest.mark.django_db
 
@@ -364,7 +364,7 @@ def test_a_dropped_database_connection_is_replaced_before_the_identity_statement
 
 def test_an_idle_timeout_also_ends_a_session_on_an_admin_page(client, settings):
     official = UserFactory(is_staff=True)
-    login(client, official)
+    official_login(client, official)
     session = client.session
     session["cabinet_seen_at"] = time.time() - settings.CABINET_IDLE_TIMEOUT - 5
     session.save()
@@ -374,9 +374,29 @@ def test_an_idle_timeout_also_ends_a_session_on_an_admin_page(client, settings):
     assert not _session_row(client).exists()
 
 
-def test_a_staff_account_in_the_cabinet_has_no_citizen_page(client):
+def test_a_staff_account_signs_in_to_the_admin_not_the_cabinet(client):
+    """An official's devices are the administrator's: the cabinet, where a
+    signed-in person may set up a new second factor, is not theirs."""
     official = UserFactory(is_staff=True)
-    login(client, official)
+    second_factor_code(official)
+
+    response = client.post(
+        reverse("cabinet:login"),
+        {"username": official.username, "password": PASSWORD},
+    )
+
+    assert response.status_code == 200
+    assert reverse("admin:login") in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("cabinet:otp-setup")).status_code == 302
+    assert client.get(reverse("cabinet:dashboard"))["Location"].startswith(
+        reverse("cabinet:login")
+    )
+
+
+def test_a_staff_session_from_the_admin_has_no_citizen_page(client):
+    official = UserFactory(is_staff=True)
+    official_login(client, official)
 
     assert client.get(reverse("cabinet:dashboard")).status_code == 404
 
@@ -708,7 +728,7 @@ def test_documents_are_stored_outside_public_paths_and_served_to_owner_and_staff
     assert response.status_code == 200 and b"".join(response.streaming_content) == PNG
 
     staff = UserFactory(is_staff=True)
-    plain_staff = login(Client(), staff)
+    plain_staff = official_login(Client(), staff)
     assert plain_staff.get(url).status_code == 404
     staff.user_permissions.add(Permission.objects.get(codename="view_document"))
     assert plain_staff.get(url).status_code == 200
