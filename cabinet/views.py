@@ -143,8 +143,11 @@ def _second_factor_set_up_refused(request):
     """Where a person who already has a second factor goes instead of
     setting up another: the sign-in code prompt while this session has not
     passed it, the fresh login (password and code) when it has but not in
-    the last few minutes; None when they may set up."""
+    the last few minutes; None when they may set up. Officials' devices are
+    the administrator's (in admin): no set-up here for a staff account."""
     user = request.user
+    if user.is_staff:
+        raise Http404
     if not user_has_device(user):
         return None
     if not user.is_verified():

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.utils import timezone
 
 from cabinet.models import ErrorReport
@@ -394,11 +395,15 @@ def test_a_staff_account_signs_in_to_the_admin_not_the_cabinet(client):
     )
 
 
-def test_a_staff_session_from_the_admin_has_no_citizen_page(client):
+def test_a_staff_session_from_the_admin_has_no_cabinet_pages(client):
     official = UserFactory(is_staff=True)
     official_login(client, official)
 
     assert client.get(reverse("cabinet:dashboard")).status_code == 404
+    for page in ("cabinet:otp-setup", "cabinet:otp-setup-sms"):
+        assert client.get(reverse(page)).status_code == 404
+    assert client.post(reverse("cabinet:otp-setup"), {"token": "123456"}).status_code == 404
+    assert not TOTPDevice.objects.filter(user=official).exists()
 
 
 def test_a_cached_dashboard_shows_a_new_offer_at_once(signed_in, anna, offer_for):
