@@ -80,6 +80,17 @@ def login(client, citizen_or_user):
     return client
 
 
+def turn_back(client, clock: str, limit: float) -> None:
+    """Puts one of the session's clocks (``cabinet_login_at``,
+    ``cabinet_seen_at``, ``cabinet_reauth_at``) just past ``limit`` seconds
+    ago, as if that long had passed."""
+    import time
+
+    session = client.session
+    session[clock] = time.time() - limit - 5
+    session.save()
+
+
 def official_login(client, user):
     """An official signs in to the admin: password and a one-time code from
     a backup-code device, through the admin's own login form."""

@@ -2,7 +2,6 @@
 limits on guessing, through the HTTP interface."""
 
 import re
-import time
 
 import pytest
 from django.core import mail
@@ -13,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cabinet.models import Citizen
 from tests.factories import CitizenFactory, second_factor_code
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, login, turn_back
 
 pytestmark = pytest.mark.django_db
 
@@ -245,9 +244,7 @@ def test_a_new_authenticator_after_a_while_asks_for_a_fresh_login(client, settin
     nothing: the fresh login, then back to set-up."""
     citizen = CitizenFactory(with_account=True)
     login(client, citizen)
-    session = client.session
-    session["cabinet_reauth_at"] = time.time() - settings.CABINET_REAUTH_MAX_AGE - 5
-    session.save()
+    turn_back(client, "cabinet_reauth_at", settings.CABINET_REAUTH_MAX_AGE)
 
     for page in ("cabinet:otp-setup", "cabinet:otp-setup-sms"):
         response = client.get(reverse(page))
@@ -352,9 +349,7 @@ def test_login_starts_a_new_session_and_logout_ends_it_on_the_server(client):
 def test_an_idle_session_ends(client, settings):
     citizen = CitizenFactory(with_account=True)
     login(client, citizen)
-    session = client.session
-    session["cabinet_seen_at"] = time.time() - settings.CABINET_IDLE_TIMEOUT - 5
-    session.save()
+    turn_back(client, "cabinet_seen_at", settings.CABINET_IDLE_TIMEOUT)
     response = client.get(reverse("cabinet:dashboard"))
     assert response.status_code == 302
     assert client.get(reverse("cabinet:dashboard"))["Location"].startswith(
@@ -365,18 +360,14 @@ def test_an_idle_session_ends(client, settings):
 def test_a_session_ends_after_the_absolute_timeout_even_when_busy(client, settings):
     citizen = CitizenFactory(with_account=True)
     login(client, citizen)
-    session = client.session
-    session["cabinet_login_at"] = time.time() - settings.CABINET_ABSOLUTE_TIMEOUT - 5
-    session.save()
+    turn_back(client, "cabinet_login_at", settings.CABINET_ABSOLUTE_TIMEOUT)
     assert client.get(reverse("cabinet:dashboard")).status_code == 302
 
 
 def test_changing_the_phone_needs_a_fresh_login(client, settings):
     citizen = CitizenFactory(with_account=True, consenting=True)
     login(client, citizen)
-    session = client.session
-    session["cabinet_reauth_at"] = time.time() - settings.CABINET_REAUTH_MAX_AGE - 5
-    session.save()
+    turn_back(client, "cabinet_reauth_at", settings.CABINET_REAUTH_MAX_AGE)
 
     response = client.get(reverse("cabinet:settings-phone"))
     assert response["Location"].startswith(reverse("cabinet:reauth"))

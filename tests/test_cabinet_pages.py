@@ -5,7 +5,6 @@ import datetime
 import io
 import json
 import logging
-import time
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -25,7 +24,14 @@ from notifications.models import Notification
 from offers import services as offer_services
 from offers.models import Application, Document, Offer, Service, ServiceOptOut
 from tests.factories import CitizenFactory, UserFactory, second_factor_code
-from tests.helpers import PASSWORD, POPULATION_HEADER, login, official_login, person
+from tests.helpers import (
+    PASSWORD,
+    POPULATION_HEADER,
+    login,
+    official_login,
+    person,
+    turn_back,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -366,9 +372,7 @@ def test_a_dropped_database_connection_is_replaced_before_the_identity_statement
 def test_an_idle_timeout_also_ends_a_session_on_an_admin_page(client, settings):
     official = UserFactory(is_staff=True)
     official_login(client, official)
-    session = client.session
-    session["cabinet_seen_at"] = time.time() - settings.CABINET_IDLE_TIMEOUT - 5
-    session.save()
+    turn_back(client, "cabinet_seen_at", settings.CABINET_IDLE_TIMEOUT)
 
     client.get(reverse("admin:index"))
 
